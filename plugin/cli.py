@@ -1,0 +1,136 @@
+"""The ``lsqa`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+from plugin.labelstudio import LabelStudioAdapter, LabelStudioError
+from plugin.logs import configure_logging
+from plugin.settings import ConfigError, Settings, load_settings
+from plugin.store import Store, StoreError
+
+log = logging.getLogger("lsqa")
+
+
+def _store(settings: Settings) -> Store:
+    store = Store(settings["database.url"], sqlite_synchronous=settings["database.sqlite_synchronous"])
+    store.migrate()
+    return store
+
+
+def _adapter(settings: Settings) -> LabelStudioAdapter:
+    return LabelStudioAdapter(
+        settings["label_studio.url"],
+        settings["label_studio.api_key"],
+        timeout=settings["label_studio.timeout"],
+    )
+
+
+def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
+    from plugin.serve import serve
+
+    _store(settings).dispose()  # migrate once, before any child process starts
+    return serve(settings)
+
+
+def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
+    from plugin.worker import Worker
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log.info("worker started")
+    Worker(_store(settings), settings).run(stop)
+    return 0
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    _store(settings).dispose()
+    print("store is at the newest schema")
+    return 0
+
+
+def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
+    from plugin.sync import sync_project
+
+    report = sync_project(_store(settings), _adapter(settings), args.project)
+    print(report.describe())
+    return 0
+
+
+def cmd_connect(settings: Settings, args: argparse.Namespace) -> int:
+    from plugin.connect import connect_project
+    from plugin.sync import sync_project
+
+    store = _store(settings)
+    adapter = _adapter(settings)
+    report = connect_project(settings, store, adapter, args.project)
+    print("\n".join(report.lines))
+    if not args.no_sync:
+        print("initial sync: " + sync_project(store, adapter, args.project).describe())
+    return 0
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    from plugin.status import format_status, project_status
+
+    with _store(settings).read() as conn:
+        status = project_status(conn, args.project)
+    print(json.dumps(status, indent=2) if args.json else format_status(status))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lsqa", description="Continuous annotation QA for Label Studio.")
+    parser.add_argument(
+        "--config",
+        "-c",
+        default=os.environ.get("LSQA_CONFIG") or None,
+        help="YAML settings file (default: $LSQA_CONFIG; environment overrides apply)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands: dict[str, tuple[Callable[[Settings, argparse.Namespace], int], str]] = {
+        "serve": (cmd_serve, "run the webhook receiver (gunicorn) and the worker"),
+        "worker": (cmd_worker, "run only the worker"),
+        "migrate": (cmd_migrate, "create or upgrade the store's schema"),
+        "sync": (cmd_sync, "reconcile the store with Label Studio for a project"),
+        "connect": (cmd_connect, "check Label Studio and register this service's webhook on a project"),
+        "status": (cmd_status, "show what the store holds for a project"),
+    }
+    for name, (func, help_text) in commands.items():
+        command = sub.add_parser(name, help=help_text)
+        command.add_argument("--config", "-c", default=argparse.SUPPRESS, help="YAML settings file")
+        command.set_defaults(func=func)
+        if name in {"sync", "connect", "status"}:
+            command.add_argument("--project", "-p", type=int, required=True, help="Label Studio project id")
+        if name == "status":
+            command.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "connect":
+            command.add_argument("--no-sync", action="store_true", help="skip the initial sync")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"lsqa: config error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings["logging.level"])
+    try:
+        return args.func(settings, args)
+    except (LabelStudioError, StoreError) as exc:
+        print(f"lsqa: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""``lsqa connect``: check Label Studio, register exactly one webhook for us. Idempotent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import update
+
+from plugin.events import HANDLED_ACTIONS, parse_project
+from plugin.labelstudio import LabelStudioAdapter
+from plugin.settings import Settings
+from plugin.store import Store
+from plugin.store.domain import upsert_project
+from plugin.store.schema import projects
+
+
+@dataclass
+class ConnectReport:
+    lines: list[str] = field(default_factory=list)
+    webhook_id: int | None = None
+    changed: bool = False
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def desired_webhook(settings: Settings) -> dict:
+    return {
+        "url": settings.webhook_url,
+        "headers": {settings["webhook.header"]: settings["webhook.secret"]},
+        "actions": sorted(HANDLED_ACTIONS),
+        "send_payload": True,
+        "send_for_all_actions": False,
+        "is_active": True,
+    }
+
+
+def _ours(hook: dict, settings: Settings) -> bool:
+    return hook.get("url") == settings.webhook_url or settings["webhook.header"] in (
+        hook.get("headers") or {}
+    )
+
+
+def _differences(hook: dict, want: dict) -> dict:
+    diff = {}
+    for key, value in want.items():
+        have = hook.get(key)
+        if key == "actions":
+            have = sorted(have or [])
+        if have != value:
+            diff[key] = value
+    return diff
+
+
+def connect_project(
+    settings: Settings, store: Store, adapter: LabelStudioAdapter, project_id: int
+) -> ConnectReport:
+    report = ConnectReport()
+    info = adapter.server_info()
+    me = adapter.whoami()
+    report.say(f"Label Studio {info.version} ({info.edition}) at {settings['label_studio.url']}")
+    report.say(f"authenticated as {me.get('email') or me.get('username')} (user {me.get('id')})")
+    project = adapter.get_project(project_id)
+    report.say(f"project {project_id}: {project.get('title')!r}")
+    want = desired_webhook(settings)
+    hooks = [h for h in adapter.list_webhooks(project_id) if _ours(h, settings)]
+    if not hooks:
+        hook = adapter.create_webhook(
+            project_id, url=want["url"], headers=want["headers"], actions=want["actions"]
+        )
+        report.say(f"created webhook {hook['id']} -> {want['url']}")
+        report.changed = True
+    else:
+        hook, extras = hooks[0], hooks[1:]
+        for extra in extras:
+            adapter.delete_webhook(extra["id"])
+            report.say(f"deleted duplicate webhook {extra['id']}")
+            report.changed = True
+        diff = _differences(hook, want)
+        if diff:
+            hook = adapter.update_webhook(hook["id"], **diff)
+            report.say(f"updated webhook {hook['id']}: {', '.join(sorted(diff))}")
+            report.changed = True
+        else:
+            report.say(f"webhook {hook['id']} already up to date -> {want['url']}")
+    report.webhook_id = hook["id"]
+    with store.begin() as conn:
+        upsert_project(conn, parse_project(project), 0)
+        conn.execute(
+            update(projects).where(projects.c.id == project_id).values(connected=True, webhook_id=hook["id"])
+        )
+    return report

@@ -1,0 +1,82 @@
+"""``lsqa serve``: a small supervisor running the WSGI server (gunicorn, threaded) and the worker
+as two child processes, so a stuck or crashed worker never blocks acknowledgements."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from plugin.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WORKER_RESTART_DELAY = 2.0
+
+
+def gunicorn_command(settings: Settings) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(settings["server.workers"]),
+        "--threads",
+        str(settings["server.threads"]),
+        "--bind",
+        f"{settings['server.host']}:{settings['server.port']}",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "10",
+        "--backlog",
+        "2048",
+        "--log-level",
+        settings["logging.level"].lower(),
+        "webhooks.wsgi:app",
+    ]
+
+
+def worker_command(config_path: str | None) -> list[str]:
+    command = [sys.executable, "-m", "plugin.cli", "worker"]
+    return command + (["--config", config_path] if config_path else [])
+
+
+def serve(settings: Settings) -> int:
+    config_path = str(Path(settings.source).resolve()) if settings.source else None
+    env = dict(os.environ, LSQA_CONFIG=config_path or "")
+    web = subprocess.Popen(gunicorn_command(settings), env=env)
+    worker = subprocess.Popen(worker_command(config_path), env=env) if settings["worker.enabled"] else None
+    log.info(
+        "listening on http://%s:%s (webhook %s)",
+        settings["server.host"],
+        settings["server.port"],
+        settings.webhook_url,
+    )
+    stopping = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in (web, worker):
+            if child and child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    while web.poll() is None:
+        if worker is not None and worker.poll() is not None and not stopping:
+            log.error("worker exited with %s; restarting it", worker.returncode)
+            time.sleep(WORKER_RESTART_DELAY)
+            worker = subprocess.Popen(worker_command(config_path), env=env)
+        time.sleep(0.2)
+    if worker is not None and worker.poll() is None:
+        worker.terminate()
+        worker.wait(timeout=15)
+    return 0 if stopping else (web.returncode or 1)

@@ -1,0 +1,223 @@
+"""Every setting of the service, declared once.
+
+The registry below is the single source of truth: loading and validation, the environment
+overrides, ``config.example.yaml`` and the README's settings table are all checked against it
+(``tests/unit/test_settings_docs.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(Exception):
+    """A configuration problem, always one line that names the offending key."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    type: type
+    default: Any
+    help: str
+    env: str | None = None
+    required: bool = False
+    secret: bool = False
+    minimum: float | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "label_studio.url",
+        str,
+        None,
+        "Base URL of the Label Studio server.",
+        env="LABEL_STUDIO_URL",
+        required=True,
+    ),
+    Setting(
+        "label_studio.api_key",
+        str,
+        None,
+        "Personal Access Token of the service account (a legacy API token also works).",
+        env="LABEL_STUDIO_API_KEY",
+        required=True,
+        secret=True,
+    ),
+    Setting(
+        "label_studio.timeout", float, 10.0, "Seconds before a call to Label Studio gives up.", minimum=0.1
+    ),
+    Setting(
+        "webhook.secret",
+        str,
+        None,
+        "Shared secret Label Studio sends in the webhook header (at least 16 characters).",
+        env="LSQA_WEBHOOK_SECRET",
+        required=True,
+        secret=True,
+    ),
+    Setting("webhook.header", str, "X-LSQA-Secret", "Name of the header that carries the secret."),
+    Setting(
+        "webhook.public_url",
+        str,
+        None,
+        "Base URL at which Label Studio reaches this service (default: http://server.host:server.port).",
+        env="LSQA_PUBLIC_URL",
+    ),
+    Setting(
+        "webhook.max_body_bytes",
+        int,
+        100 * 1024 * 1024,
+        "Largest webhook body accepted; larger ones get 413.",
+        minimum=1024,
+    ),
+    Setting(
+        "database.url",
+        str,
+        "sqlite:///lsqa.db",
+        "SQLAlchemy URL of the store: a SQLite file or postgresql://user@host/db.",
+        env="LSQA_DATABASE_URL",
+    ),
+    Setting(
+        "database.sqlite_synchronous",
+        str,
+        "FULL",
+        "SQLite durability: FULL survives power loss, NORMAL survives process crashes only.",
+    ),
+    Setting("server.host", str, "127.0.0.1", "Address the HTTP server binds to."),
+    Setting("server.port", int, 8787, "Port the HTTP server binds to.", minimum=1),
+    Setting("server.workers", int, 1, "WSGI worker processes.", minimum=1),
+    Setting("server.threads", int, 16, "Threads per WSGI worker process.", minimum=1),
+    Setting("worker.enabled", bool, True, "Run the event worker inside `lsqa serve`."),
+    Setting("worker.poll_interval", float, 0.2, "Seconds between inbox polls when idle.", minimum=0.01),
+    Setting("worker.batch_size", int, 200, "Events processed per transaction.", minimum=1),
+    Setting("worker.max_attempts", int, 5, "Attempts before an event is parked as failed.", minimum=1),
+    Setting(
+        "worker.sync_interval",
+        float,
+        300.0,
+        "Seconds between reconciliations with the Label Studio API (0 disables).",
+        minimum=0,
+    ),
+    Setting("logging.level", str, "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
+)
+
+_BY_KEY = {s.key: s for s in SETTINGS}
+_CHOICES = {
+    "database.sqlite_synchronous": {"FULL", "NORMAL", "EXTRA"},
+    "logging.level": {"DEBUG", "INFO", "WARNING", "ERROR"},
+}
+
+
+class Settings(Mapping[str, Any]):
+    """Validated settings, read by dotted key: ``settings["webhook.secret"]``."""
+
+    def __init__(self, values: dict[str, Any], source: str | None = None) -> None:
+        self._values = values
+        self.source = source
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:  # never print secrets
+        shown = {k: ("***" if _BY_KEY[k].secret and v else v) for k, v in self._values.items()}
+        return f"Settings({shown})"
+
+    @property
+    def webhook_url(self) -> str:
+        """The full URL Label Studio must call."""
+        base = self["webhook.public_url"] or f"http://{self['server.host']}:{self['server.port']}"
+        return base.rstrip("/") + "/webhooks/label-studio"
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping")
+    flat: dict[str, Any] = {}
+    for name, value in tree.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict) and key not in _BY_KEY:
+            flat.update(_flatten(value, key + "."))
+        else:
+            flat[key] = value
+    return flat
+
+
+def _coerce(setting: Setting, value: Any, from_env: bool) -> Any:
+    expected = setting.type
+    if from_env:
+        try:
+            if expected is bool:
+                lowered = value.strip().lower()
+                if lowered not in {"1", "0", "true", "false", "yes", "no"}:
+                    raise ValueError(value)
+                return lowered in {"1", "true", "yes"}
+            return expected(value)
+        except ValueError:
+            raise ConfigError(f"{setting.key}: expected {expected.__name__} in ${setting.env}") from None
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{setting.key}: expected {expected.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _check(setting: Setting, value: Any) -> None:
+    if value is None:
+        if setting.required:
+            where = f" (or ${setting.env})" if setting.env else ""
+            raise ConfigError(f"{setting.key}: required value missing{where}")
+        return
+    if setting.minimum is not None and value < setting.minimum:
+        raise ConfigError(f"{setting.key}: must be at least {setting.minimum}")
+    choices = _CHOICES.get(setting.key)
+    if choices and value not in choices:
+        raise ConfigError(f"{setting.key}: must be one of {', '.join(sorted(choices))}")
+    if setting.key == "webhook.secret" and len(value) < 16:
+        raise ConfigError("webhook.secret: must be at least 16 characters")
+    if setting.key == "webhook.header" and not value.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError("webhook.header: only letters, digits, '-' and '_' (Label Studio's rule)")
+
+
+def load_settings(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the YAML file (optional), apply environment overrides, validate everything."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"config: cannot read {path}: {exc.strerror}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"config: {path} is not valid YAML{where}") from None
+        raw = _flatten(loaded or {})
+    unknown = sorted(set(raw) - set(_BY_KEY))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown setting")
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = raw.get(setting.key)
+        value = None if value is None else _coerce(setting, value, from_env=False)
+        if setting.env and env.get(setting.env):
+            value = _coerce(setting, env[setting.env], from_env=True)
+        if value is None:
+            value = setting.default
+        _check(setting, value)
+        values[setting.key] = value
+    return Settings(values, source=str(path) if path else None)

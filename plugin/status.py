@@ -1,0 +1,64 @@
+"""What the store holds for a project: the first thing a user checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+
+from plugin.store.inbox import backlog
+from plugin.store.schema import annotations, inbox, projects, tasks
+
+
+def project_status(conn: Connection, project_id: int) -> dict[str, Any]:
+    project = conn.execute(select(projects).where(projects.c.id == project_id)).mappings().first()
+    live = and_(annotations.c.project_id == project_id, annotations.c.deleted.is_(False))
+    submitted = and_(live, annotations.c.was_cancelled.is_(False))
+    n_tasks = conn.execute(
+        select(func.count()).where(tasks.c.project_id == project_id, tasks.c.deleted.is_(False))
+    ).scalar_one()
+    counts = conn.execute(
+        select(
+            func.count().filter(annotations.c.was_cancelled.is_(False)),
+            func.count().filter(annotations.c.was_cancelled.is_(True)),
+        ).where(live)
+    ).one()
+    n_annotators = conn.execute(
+        select(func.count(func.distinct(annotations.c.annotator_id))).where(submitted)
+    ).scalar_one()
+    last_event = conn.execute(
+        select(func.max(inbox.c.received_at)).where(inbox.c.project_id == project_id)
+    ).scalar_one()
+    return {
+        "project_id": project_id,
+        "known": project is not None,
+        "title": project["title"] if project else None,
+        "connected": bool(project and project["connected"]),
+        "tasks": n_tasks,
+        "annotations": counts[0],
+        "skipped": counts[1],
+        "annotators": n_annotators,
+        "last_event_at": _iso(last_event),
+        "last_synced_at": _iso(project["last_synced_at"]) if project else None,
+        "inbox": backlog(conn),
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def format_status(status: dict[str, Any]) -> str:
+    title = f" ({status['title']})" if status["title"] else ""
+    lines = [
+        f"project {status['project_id']}{title}: {'connected' if status['connected'] else 'not connected'}",
+        f"  tasks        {status['tasks']}",
+        f"  annotations  {status['annotations']} submitted, {status['skipped']} skipped",
+        f"  annotators   {status['annotators']}",
+        f"  last event   {status['last_event_at'] or 'never'}",
+        f"  last sync    {status['last_synced_at'] or 'never'}",
+        f"  inbox        {status['inbox']['pending']} pending, {status['inbox']['failed']} failed",
+    ]
+    if not status["known"]:
+        lines.append("  (nothing stored yet: run `lsqa connect --project ID`)")
+    return "\n".join(lines)

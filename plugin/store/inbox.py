@@ -1,0 +1,114 @@
+"""The durable inbox: raw webhook events, written before we acknowledge, processed later."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, func, select, update
+
+from plugin.store.dialect import insert
+from plugin.store.schema import inbox
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    dedupe_key: str
+    action: str
+    project_id: int | None
+    body: str
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    id: int
+    action: str
+    body: str
+    attempts: int
+
+
+def append_events(conn: Connection, events: list[InboxEvent]) -> list[bool]:
+    """Insert events; for each, True if new, False if its dedupe key was already there."""
+    now = datetime.now(UTC)
+    inserted = []
+    for event in events:
+        stmt = (
+            insert(conn, inbox)
+            .values(
+                dedupe_key=event.dedupe_key,
+                action=event.action,
+                project_id=event.project_id,
+                received_at=now,
+                body=event.body,
+                status=PENDING,
+                attempts=0,
+            )
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(inbox.c.id)
+        )
+        inserted.append(conn.execute(stmt).first() is not None)
+    return inserted
+
+
+def claim_pending(conn: Connection, limit: int) -> list[ClaimedEvent]:
+    """Lock up to ``limit`` pending events for this transaction, oldest first.
+
+    On PostgreSQL the rows stay locked until the transaction ends and other workers skip them
+    (``FOR UPDATE SKIP LOCKED``); on SQLite the transaction already holds the database write lock.
+    """
+    query = (
+        select(inbox.c.id, inbox.c.action, inbox.c.body, inbox.c.attempts)
+        .where(inbox.c.status == PENDING)
+        .order_by(inbox.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [ClaimedEvent(*row) for row in conn.execute(query)]
+
+
+def mark_done(conn: Connection, event_ids: list[int], worker_id: str) -> None:
+    if not event_ids:
+        return
+    conn.execute(
+        update(inbox)
+        .where(inbox.c.id.in_(event_ids), inbox.c.status == PENDING)
+        .values(
+            status=DONE,
+            attempts=inbox.c.attempts + 1,
+            processed_at=datetime.now(UTC),
+            processed_by=worker_id,
+            error=None,
+        )
+    )
+
+
+def record_failure(conn: Connection, event_id: int, error: str, max_attempts: int) -> str:
+    """Count a failed attempt; park the event as failed once it has used up its attempts."""
+    attempts = conn.execute(select(inbox.c.attempts).where(inbox.c.id == event_id)).scalar_one() + 1
+    status = FAILED if attempts >= max_attempts else PENDING
+    conn.execute(
+        update(inbox)
+        .where(inbox.c.id == event_id)
+        .values(attempts=attempts, status=status, error=error[:2000])
+    )
+    return status
+
+
+def max_event_id(conn: Connection) -> int:
+    return conn.execute(select(func.coalesce(func.max(inbox.c.id), 0))).scalar_one()
+
+
+def backlog(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(
+        select(inbox.c.status, func.count()).where(inbox.c.status != DONE).group_by(inbox.c.status)
+    )
+    counts = {PENDING: 0, FAILED: 0}
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+def retry_failed(conn: Connection) -> int:
+    result = conn.execute(update(inbox).where(inbox.c.status == FAILED).values(status=PENDING, attempts=0))
+    return result.rowcount

@@ -1,0 +1,42 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from plugin.settings import Settings
+from plugin.store import Store
+from plugin.store.writer import InboxWriter
+from webhooks.health import health
+from webhooks.receiver import receiver
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
+    """Build the app; nothing touches the network or the database until a request comes in."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings["webhook.max_body_bytes"]
+    store = store or Store(
+        settings["database.url"], sqlite_synchronous=settings["database.sqlite_synchronous"]
+    )
+    app.extensions["lsqa"] = {"settings": settings, "store": store, "writer": InboxWriter(store)}
+    app.register_blueprint(receiver)
+    app.register_blueprint(health)
+    _register_error_handlers(app)
+    return app
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        return jsonify(error=exc.name, detail=exc.description), exc.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        # Logged by type only: request bodies carry the project token.
+        log.error("unhandled %s while serving a request", type(exc).__name__)
+        return jsonify(error="Internal Server Error"), 500
