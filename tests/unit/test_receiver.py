@@ -1,0 +1,161 @@
+"""The webhook receiver against a real store (SQLite and PostgreSQL), through Flask's test client."""
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from plugin.settings import load_settings
+from plugin.store.schema import inbox
+from webhooks.app import create_app
+
+PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
+SECRET = "s3cr3t-s3cr3t-s3cr3t"
+
+
+def payload(name):
+    body = json.loads((PAYLOADS / f"{name}.json").read_text())
+    body.pop("_captured_headers", None)
+    body.pop("_body_bytes", None)
+    return body
+
+
+@pytest.fixture
+def settings(store_url):
+    env = {"LABEL_STUDIO_URL": "http://127.0.0.1:1", "LABEL_STUDIO_API_KEY": "k",
+           "LSQA_WEBHOOK_SECRET": SECRET, "LSQA_DATABASE_URL": store_url}
+    return load_settings(None, env=env)
+
+
+@pytest.fixture
+def app(settings, store):
+    app = create_app(settings, store=store)
+    yield app
+    app.extensions["lsqa"]["writer"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def post(client, body, *, secret=SECRET, content_type="application/json", raw=None):
+    data = raw if raw is not None else json.dumps(body)
+    headers = {"X-LSQA-Secret": secret} if secret is not None else {}
+    return client.post("/webhooks/label-studio", data=data, headers=headers, content_type=content_type)
+
+
+def inbox_rows(store):
+    with store.read() as conn:
+        return conn.execute(select(inbox.c.action, inbox.c.body, inbox.c.status)).all()
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in PAYLOADS.glob("*.json")))
+def test_receive_accepts_every_real_body(client, store, name):
+    response = post(client, payload(name))
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "accepted"}
+    assert [(a, s) for a, _, s in inbox_rows(store)] == [(name, "pending")]
+
+
+def test_receive_duplicate_delivery_is_stored_once(client, store):
+    body = payload("ANNOTATION_CREATED")
+    assert post(client, body).get_json() == {"status": "accepted"}
+    assert post(client, body).get_json() == {"status": "duplicate"}
+    assert len(inbox_rows(store)) == 1
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong", SECRET + "x", SECRET[:-1]])
+def test_receive_wrong_or_missing_secret_is_401_and_stores_nothing(client, store, secret):
+    response = post(client, payload("ANNOTATION_CREATED"), secret=secret)
+    assert response.status_code == 401
+    assert "X-LSQA-Secret" in response.get_json()["error"]
+    assert inbox_rows(store) == []
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"", b"\xff\xfe\x00", b"[1, 2]", b'{"no_action": 1}', b'{"action": 5}'])
+def test_receive_malformed_json_is_400(client, store, raw):
+    response = post(client, None, raw=raw)
+    assert response.status_code == 400
+    assert response.is_json and "error" in response.get_json()
+    assert inbox_rows(store) == []
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+def test_receive_wrong_content_type_is_415(client, store, content_type):
+    response = post(client, payload("ANNOTATION_CREATED"), content_type=content_type)
+    assert response.status_code == 415
+    assert inbox_rows(store) == []
+
+
+def test_receive_oversized_body_is_413(store_url, store, tmp_path):
+    config = tmp_path / "small.yaml"
+    config.write_text("webhook:\n  max_body_bytes: 2048\n")
+    env = {"LABEL_STUDIO_URL": "http://x", "LABEL_STUDIO_API_KEY": "k", "LSQA_WEBHOOK_SECRET": SECRET,
+           "LSQA_DATABASE_URL": store_url}
+    app = create_app(load_settings(config, env=env), store=store)
+    body = payload("TASKS_CREATED")
+    body["tasks"] = body["tasks"] * 20
+    assert len(json.dumps(body)) > 2048
+    response = post(app.test_client(), body)
+    assert response.status_code == 413
+    assert inbox_rows(store) == []
+    assert post(app.test_client(), payload("ANNOTATIONS_DELETED")).status_code == 200  # within the limit
+    app.extensions["lsqa"]["writer"].close()
+
+
+def test_receive_unknown_action_is_200_and_ignored(client, store):
+    response = post(client, {"action": "LABEL_LINK_CREATED", "project": {"id": 1}})
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "ignored"
+    assert inbox_rows(store) == []
+
+
+def test_receive_stores_body_without_the_project_token(client, store):
+    body = payload("ANNOTATION_CREATED")
+    body["project"]["token"] = "very-secret-project-token"
+    assert post(client, body).status_code == 200
+    (row,) = inbox_rows(store)
+    assert "very-secret-project-token" not in row.body
+    assert json.loads(row.body)["annotation"]["id"] == 5
+
+
+def test_receive_unknown_route_and_method_are_json(client):
+    assert client.get("/webhooks/label-studio").status_code == 405
+    response = client.get("/nope")
+    assert response.status_code == 404 and response.is_json
+
+
+def test_healthz_reports_store_and_backlog(client):
+    post(client, payload("ANNOTATION_CREATED"))
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "store": "ok", "inbox_pending": 1, "inbox_failed": 0}
+
+
+def test_healthz_is_503_when_the_store_is_unreachable(settings, tmp_path):
+    from plugin.store import Store
+
+    broken = Store("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    response = create_app(settings, store=broken).test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"
+
+
+def test_receive_is_503_not_500_when_the_store_is_down(settings):
+    from plugin.store import Store
+
+    broken = Store("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    app = create_app(settings, store=broken)
+    response = post(app.test_client(), payload("ANNOTATION_CREATED"))
+    assert response.status_code == 503
+    assert "not acknowledged" in response.get_json()["error"]
+    app.extensions["lsqa"]["writer"].close()
+
+
+def test_inbox_counts(store, client):
+    for name in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "TASKS_CREATED"):
+        post(client, payload(name))
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(inbox)).scalar_one() == 3
