@@ -10,11 +10,14 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from plugin.labelstudio import LabelStudioAdapter, LabelStudioError
 from plugin.logs import configure_logging
 from plugin.settings import ConfigError, Settings, load_settings
 from plugin.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from plugin.labelstudio import LabelStudioAdapter
 
 log = logging.getLogger("lsqa")
 
@@ -26,6 +29,8 @@ def _store(settings: Settings) -> Store:
 
 
 def _adapter(settings: Settings) -> LabelStudioAdapter:
+    from plugin.labelstudio import LabelStudioAdapter  # the SDK is heavy to import; only when needed
+
     return LabelStudioAdapter(
         settings["label_studio.url"],
         settings["label_studio.api_key"],
@@ -127,7 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings["logging.level"])
     try:
         return args.func(settings, args)
-    except (LabelStudioError, StoreError) as exc:
+    except StoreError as exc:
+        print(f"lsqa: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if type(exc).__name__ != "LabelStudioError":
+            raise
         print(f"lsqa: {exc}", file=sys.stderr)
         return 1
 

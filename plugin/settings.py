@@ -109,6 +109,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}
+_SECTIONS = {s.key.rsplit(".", 1)[0] for s in SETTINGS}
 _CHOICES = {
     "database.sqlite_synchronous": {"FULL", "NORMAL", "EXTRA"},
     "logging.level": {"DEBUG", "INFO", "WARNING", "ERROR"},
@@ -150,6 +151,8 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
         key = f"{prefix}{name}"
         if isinstance(value, dict) and key not in _BY_KEY:
             flat.update(_flatten(value, key + "."))
+        elif key in _SECTIONS:
+            raise ConfigError(f"{key}: expected a mapping")
         else:
             flat[key] = value
     return flat

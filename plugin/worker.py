@@ -9,18 +9,20 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugin.events import EventError, parse_event
-from plugin.labelstudio import LabelStudioAdapter, LabelStudioError
 from plugin.settings import Settings
 from plugin.store import Store, StoreError
 from plugin.store.domain import apply_changes, event_seq
 from plugin.store.inbox import claim_pending, mark_done, record_failure
 from plugin.store.schema import projects
-from plugin.sync import sync_project
+
+if TYPE_CHECKING:
+    from plugin.labelstudio import LabelStudioAdapter
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +40,15 @@ class Worker:
         self.store = store
         self.settings = settings
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-        self._adapter_factory = adapter_factory or (
-            lambda: LabelStudioAdapter(
-                settings["label_studio.url"],
-                settings["label_studio.api_key"],
-                timeout=settings["label_studio.timeout"],
-            )
+        self._adapter_factory = adapter_factory or self._default_adapter
+
+    def _default_adapter(self) -> LabelStudioAdapter:
+        from plugin.labelstudio import LabelStudioAdapter  # the SDK is heavy to import; only when needed
+
+        return LabelStudioAdapter(
+            self.settings["label_studio.url"],
+            self.settings["label_studio.api_key"],
+            timeout=self.settings["label_studio.timeout"],
         )
 
     def process_batch(self) -> int:
@@ -78,6 +83,9 @@ class Worker:
 
     def sync_connected(self) -> bool:
         """Reconcile every connected project; False if Label Studio could not be reached."""
+        from plugin.labelstudio import LabelStudioError
+        from plugin.sync import sync_project
+
         ok = True
         adapter = None
         for project_id in self.connected_projects():

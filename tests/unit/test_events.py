@@ -1,22 +1,11 @@
-import json
-from pathlib import Path
-
 import pytest
+from eventfactory import payload
 
 from plugin.events import EventError, parse_event, redact
 
-PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"  # copied from shared/payloads
-
-
-def load(name):
-    body = json.loads((PAYLOADS / f"{name}.json").read_text())
-    body.pop("_captured_headers", None)
-    body.pop("_body_bytes", None)
-    return body
-
 
 def test_parse_event_annotation_created_gives_task_and_annotation():
-    changes = parse_event(load("ANNOTATION_CREATED"))
+    changes = parse_event(payload("ANNOTATION_CREATED"))
     (annotation,) = changes.annotations
     assert annotation.id == 5 and annotation.task_id == 9 and annotation.annotator_id == 1
     assert annotation.result[0]["value"]["choices"] == ["pos"]
@@ -27,27 +16,27 @@ def test_parse_event_annotation_created_gives_task_and_annotation():
 
 
 def test_parse_event_annotations_created_reads_the_singular_key_as_a_list():
-    body = load("ANNOTATIONS_CREATED")
+    body = payload("ANNOTATIONS_CREATED")
     changes = parse_event(body)
     assert [a.id for a in changes.annotations] == [a["id"] for a in body["annotation"]]
     assert len(changes.tasks) == len(body["task"])
 
 
 def test_parse_event_deletions_carry_ids_only():
-    assert parse_event(load("ANNOTATIONS_DELETED")).deleted_annotation_ids == [6]
-    body = load("TASKS_DELETED")
+    assert parse_event(payload("ANNOTATIONS_DELETED")).deleted_annotation_ids == [6]
+    body = payload("TASKS_DELETED")
     assert parse_event(body).deleted_task_ids == [t["id"] for t in body["tasks"]]
 
 
 def test_parse_event_tasks_created_and_project_updated():
-    body = load("TASKS_CREATED")
+    body = payload("TASKS_CREATED")
     assert [t.id for t in parse_event(body).tasks] == [t["id"] for t in body["tasks"]]
-    project = parse_event(load("PROJECT_UPDATED")).projects[0]
+    project = parse_event(payload("PROJECT_UPDATED")).projects[0]
     assert project.id == 1 and "sampling" in project.settings
 
 
 def test_parse_event_expanded_completed_by_becomes_an_id():
-    body = load("ANNOTATION_CREATED")
+    body = payload("ANNOTATION_CREATED")
     body["annotation"]["completed_by"] = {"id": 7, "email": "a@b"}
     assert parse_event(body).annotations[0].annotator_id == 7
 
@@ -62,7 +51,7 @@ def test_parse_event_expanded_completed_by_becomes_an_id():
     ],
 )
 def test_parse_event_rejects_malformed_bodies(mutate):
-    body = load("ANNOTATION_CREATED")
+    body = payload("ANNOTATION_CREATED")
     mutate(body)
     with pytest.raises(EventError):
         parse_event(body)

@@ -1,30 +1,26 @@
 """The webhook receiver against a real store (SQLite and PostgreSQL), through Flask's test client."""
 
 import json
-from pathlib import Path
 
 import pytest
+from eventfactory import payload, payload_names
 from sqlalchemy import func, select
 
 from plugin.settings import load_settings
 from plugin.store.schema import inbox
 from webhooks.app import create_app
 
-PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
 SECRET = "s3cr3t-s3cr3t-s3cr3t"
-
-
-def payload(name):
-    body = json.loads((PAYLOADS / f"{name}.json").read_text())
-    body.pop("_captured_headers", None)
-    body.pop("_body_bytes", None)
-    return body
 
 
 @pytest.fixture
 def settings(store_url):
-    env = {"LABEL_STUDIO_URL": "http://127.0.0.1:1", "LABEL_STUDIO_API_KEY": "k",
-           "LSQA_WEBHOOK_SECRET": SECRET, "LSQA_DATABASE_URL": store_url}
+    env = {
+        "LABEL_STUDIO_URL": "http://127.0.0.1:1",
+        "LABEL_STUDIO_API_KEY": "k",
+        "LSQA_WEBHOOK_SECRET": SECRET,
+        "LSQA_DATABASE_URL": store_url,
+    }
     return load_settings(None, env=env)
 
 
@@ -51,7 +47,7 @@ def inbox_rows(store):
         return conn.execute(select(inbox.c.action, inbox.c.body, inbox.c.status)).all()
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in PAYLOADS.glob("*.json")))
+@pytest.mark.parametrize("name", payload_names())
 def test_receive_accepts_every_real_body(client, store, name):
     response = post(client, payload(name))
     assert response.status_code == 200
@@ -74,7 +70,9 @@ def test_receive_wrong_or_missing_secret_is_401_and_stores_nothing(client, store
     assert inbox_rows(store) == []
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"", b"\xff\xfe\x00", b"[1, 2]", b'{"no_action": 1}', b'{"action": 5}'])
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b"", b"\xff\xfe\x00", b"[1, 2]", b'{"no_action": 1}', b'{"action": 5}']
+)
 def test_receive_malformed_json_is_400(client, store, raw):
     response = post(client, None, raw=raw)
     assert response.status_code == 400
@@ -92,8 +90,12 @@ def test_receive_wrong_content_type_is_415(client, store, content_type):
 def test_receive_oversized_body_is_413(store_url, store, tmp_path):
     config = tmp_path / "small.yaml"
     config.write_text("webhook:\n  max_body_bytes: 2048\n")
-    env = {"LABEL_STUDIO_URL": "http://x", "LABEL_STUDIO_API_KEY": "k", "LSQA_WEBHOOK_SECRET": SECRET,
-           "LSQA_DATABASE_URL": store_url}
+    env = {
+        "LABEL_STUDIO_URL": "http://x",
+        "LABEL_STUDIO_API_KEY": "k",
+        "LSQA_WEBHOOK_SECRET": SECRET,
+        "LSQA_DATABASE_URL": store_url,
+    }
     app = create_app(load_settings(config, env=env), store=store)
     body = payload("TASKS_CREATED")
     body["tasks"] = body["tasks"] * 20

@@ -27,8 +27,12 @@ def test_load_settings_fills_defaults(tmp_path):
 
 
 def test_load_settings_env_overrides_file(tmp_path):
-    env = {"LABEL_STUDIO_URL": "http://ls:9", "LABEL_STUDIO_API_KEY": "k2", "LSQA_WEBHOOK_SECRET": "s" * 20,
-           "LSQA_DATABASE_URL": "postgresql://postgres@127.0.0.1/x"}
+    env = {
+        "LABEL_STUDIO_URL": "http://ls:9",
+        "LABEL_STUDIO_API_KEY": "k2",
+        "LSQA_WEBHOOK_SECRET": "s" * 20,
+        "LSQA_DATABASE_URL": "postgresql://postgres@127.0.0.1/x",
+    }
     settings = load_settings(write(tmp_path, GOOD), env=env)
     assert settings["label_studio.url"] == "http://ls:9"
     assert settings["label_studio.api_key"] == "k2"
@@ -67,7 +71,9 @@ def test_load_settings_rejects_header_label_studio_would_refuse(tmp_path):
 
 def test_load_settings_requires_secret(tmp_path):
     text = GOOD.replace("  secret: 0123456789abcdef0123\n", "  header: X-S\n")
-    with pytest.raises(ConfigError, match=r"^webhook.secret: required value missing \(or \$LSQA_WEBHOOK_SECRET\)$"):
+    with pytest.raises(
+        ConfigError, match=r"^webhook.secret: required value missing \(or \$LSQA_WEBHOOK_SECRET\)$"
+    ):
         load_settings(write(tmp_path, text), env={})
 
 
@@ -76,9 +82,15 @@ def test_load_settings_rejects_short_secret(tmp_path):
         load_settings(write(tmp_path, GOOD.replace("0123456789abcdef0123", "short")), env={})
 
 
-def test_load_settings_rejects_bad_env_type(tmp_path):
-    with pytest.raises(ConfigError, match=r"^label_studio.timeout"):
-        load_settings(write(tmp_path, GOOD + "label_studio:\n  timeout: fast\n"), env={})
+def test_load_settings_rejects_a_nested_wrong_type(tmp_path):
+    text = GOOD.replace("  api_key: abc\n", "  api_key: abc\n  timeout: fast\n")
+    with pytest.raises(ConfigError, match=r"^label_studio.timeout: expected float, got str$"):
+        load_settings(write(tmp_path, text), env={})
+
+
+def test_load_settings_accepts_an_int_where_a_float_is_expected(tmp_path):
+    text = GOOD.replace("  api_key: abc\n", "  api_key: abc\n  timeout: 3\n")
+    assert load_settings(write(tmp_path, text), env={})["label_studio.timeout"] == 3.0
 
 
 def test_settings_repr_hides_secrets(tmp_path):

@@ -1,11 +1,10 @@
 """Worker and store on both engines: events become records exactly once, in any replay order."""
 
-import copy
 import json
 import threading
-from pathlib import Path
 
 import pytest
+from eventfactory import annotation_event, deleted_annotations, deleted_tasks
 from sqlalchemy import select, update
 
 from plugin.events import parse_event
@@ -15,54 +14,40 @@ from plugin.store.inbox import InboxEvent, append_events
 from plugin.store.schema import annotations, inbox, tasks
 from plugin.worker import Worker
 
-PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
-
-
-def payload(name):
-    body = json.loads((PAYLOADS / f"{name}.json").read_text())
-    body.pop("_captured_headers", None)
-    body.pop("_body_bytes", None)
-    return body
-
-
-def annotation_event(annotation_id, task_id, user, action="ANNOTATION_CREATED", choice="pos", cancelled=False):
-    body = copy.deepcopy(payload("ANNOTATION_CREATED"))
-    body["action"] = action
-    body["annotation"].update(id=annotation_id, task=task_id, completed_by=user, was_cancelled=cancelled,
-                              result=[] if cancelled else [{"from_name": "label", "to_name": "text",
-                                                            "type": "choices", "value": {"choices": [choice]}}])
-    body["task"]["id"] = task_id
-    return body
-
-
-def deleted_annotations(*ids):
-    return {"action": "ANNOTATIONS_DELETED", "annotations": [{"id": i} for i in ids], "project": {"id": 1}}
-
-
-def deleted_tasks(*ids):
-    return {"action": "TASKS_DELETED", "tasks": [{"id": i} for i in ids], "project": {"id": 1}}
-
 
 @pytest.fixture
 def settings(store_url):
-    return load_settings(None, env={"LABEL_STUDIO_URL": "http://127.0.0.1:1", "LABEL_STUDIO_API_KEY": "k",
-                                    "LSQA_WEBHOOK_SECRET": "x" * 16, "LSQA_DATABASE_URL": store_url})
+    return load_settings(
+        None,
+        env={
+            "LABEL_STUDIO_URL": "http://127.0.0.1:1",
+            "LABEL_STUDIO_API_KEY": "k",
+            "LSQA_WEBHOOK_SECRET": "x" * 16,
+            "LSQA_DATABASE_URL": store_url,
+        },
+    )
 
 
 def enqueue(store, bodies):
-    events = [InboxEvent(f"key-{i}-{hash(json.dumps(b, sort_keys=True))}", b["action"], 1, json.dumps(b))
-              for i, b in enumerate(bodies)]
+    events = [
+        InboxEvent(f"key-{i}-{hash(json.dumps(b, sort_keys=True))}", b["action"], 1, json.dumps(b))
+        for i, b in enumerate(bodies)
+    ]
     with store.begin() as conn:
         return append_events(conn, events)
 
 
 def live_annotations(store):
     with store.read() as conn:
-        rows = conn.execute(select(annotations.c.id, annotations.c.task_id, annotations.c.annotator_id,
-                                   annotations.c.result).where(annotations.c.deleted.is_(False))
-                            .order_by(annotations.c.id))
-        return [(r.id, r.task_id, r.annotator_id, r.result[0]["value"]["choices"][0] if r.result else None)
-                for r in rows]
+        rows = conn.execute(
+            select(annotations.c.id, annotations.c.task_id, annotations.c.annotator_id, annotations.c.result)
+            .where(annotations.c.deleted.is_(False))
+            .order_by(annotations.c.id)
+        )
+        return [
+            (r.id, r.task_id, r.annotator_id, r.result[0]["value"]["choices"][0] if r.result else None)
+            for r in rows
+        ]
 
 
 def live_task_ids(store):
@@ -71,8 +56,14 @@ def live_task_ids(store):
 
 
 def test_worker_turns_events_into_records(store, settings):
-    enqueue(store, [annotation_event(1, 10, 2), annotation_event(2, 11, 3),
-                    annotation_event(1, 10, 2, action="ANNOTATION_UPDATED", choice="neg")])
+    enqueue(
+        store,
+        [
+            annotation_event(1, 10, 2),
+            annotation_event(2, 11, 3),
+            annotation_event(1, 10, 2, action="ANNOTATION_UPDATED", choice="neg"),
+        ],
+    )
     assert Worker(store, settings).drain() == 3
     assert live_annotations(store) == [(1, 10, 2, "neg"), (2, 11, 3, "pos")]
     assert live_task_ids(store) == [10, 11]
@@ -81,16 +72,29 @@ def test_worker_turns_events_into_records(store, settings):
 
 
 def test_worker_delete_events_tombstone_records(store, settings):
-    enqueue(store, [annotation_event(1, 10, 2), annotation_event(2, 11, 3), annotation_event(3, 12, 3),
-                    deleted_annotations(1), deleted_tasks(11)])
+    enqueue(
+        store,
+        [
+            annotation_event(1, 10, 2),
+            annotation_event(2, 11, 3),
+            annotation_event(3, 12, 3),
+            deleted_annotations(1),
+            deleted_tasks(11),
+        ],
+    )
     Worker(store, settings).drain()
     assert live_annotations(store) == [(3, 12, 3, "pos")]
     assert live_task_ids(store) == [10, 12]
 
 
 def test_replaying_any_event_changes_nothing(store, settings):
-    bodies = [annotation_event(1, 10, 2), annotation_event(1, 10, 2, action="ANNOTATION_UPDATED", choice="neg"),
-              annotation_event(2, 11, 3), deleted_annotations(2), deleted_tasks(10)]
+    bodies = [
+        annotation_event(1, 10, 2),
+        annotation_event(1, 10, 2, action="ANNOTATION_UPDATED", choice="neg"),
+        annotation_event(2, 11, 3),
+        deleted_annotations(2),
+        deleted_tasks(10),
+    ]
     enqueue(store, bodies)
     Worker(store, settings).drain()
     before = (live_annotations(store), live_task_ids(store))
@@ -131,8 +135,15 @@ def test_several_workers_on_postgresql_never_process_an_event_twice(fresh_pg_url
 
     store = Store(fresh_pg_url)
     store.migrate()
-    settings = load_settings(None, env={"LABEL_STUDIO_URL": "http://x", "LABEL_STUDIO_API_KEY": "k",
-                                        "LSQA_WEBHOOK_SECRET": "x" * 16, "LSQA_DATABASE_URL": fresh_pg_url})
+    settings = load_settings(
+        None,
+        env={
+            "LABEL_STUDIO_URL": "http://x",
+            "LABEL_STUDIO_API_KEY": "k",
+            "LSQA_WEBHOOK_SECRET": "x" * 16,
+            "LSQA_DATABASE_URL": fresh_pg_url,
+        },
+    )
     bodies = [annotation_event(i, 1000 + i % 50, 2 + i % 3) for i in range(1, 1201)]
     enqueue(store, bodies)
     workers = [Worker(store, settings, worker_id=f"w{i}") for i in range(4)]
