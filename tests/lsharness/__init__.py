@@ -1,0 +1,22 @@
+"""Test harness around a real Label Studio: install it, start it, and act as its users.
+
+Importable without pytest, so ``lsqa demo`` can reuse it. Facts it relies on are in
+``/work/shared/label-studio-notes.md``.
+"""
+
+from ._http import LabelStudioHTTPError
+from .annotator import Annotator
+from .capture import CapturedRequest, WebhookCapture
+from .install import default_cache_dir, ensure_label_studio
+from .server import LabelStudioServer, ServerStartError
+
+__all__ = [
+    "Annotator",
+    "CapturedRequest",
+    "LabelStudioHTTPError",
+    "LabelStudioServer",
+    "ServerStartError",
+    "WebhookCapture",
+    "default_cache_dir",
+    "ensure_label_studio",
+]
