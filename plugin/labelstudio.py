@@ -1,0 +1,250 @@
+"""The one module of the service that talks to Label Studio.
+
+Built on ``label_studio_sdk.LabelStudio`` (2.x) for what the SDK does well: authentication (a Personal
+Access Token is swapped for short-lived Bearer tokens and refreshed behind a lock; any non-JWT key is sent
+as a legacy ``Token``, see ``label-studio-notes.md`` §0), base URL handling, timeouts, and retries of
+connection errors and 5xx. Requests go through the SDK's own HTTP client and answers stay Label Studio's
+plain JSON: the rest of the service parses exactly that JSON (the same shapes arrive in webhook bodies),
+while the SDK's typed models would re-type fields such as timestamps.
+
+Every failure -- unreachable server, timeout, bad key, unknown id, server error -- becomes one
+:class:`LabelStudioError` whose message is a single line and never contains the API key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from label_studio_sdk import LabelStudio
+from label_studio_sdk.core.api_error import ApiError
+
+TASK_FIELDS = (
+    "id",
+    "project",
+    "data",
+    "meta",
+    "inner_id",
+    "created_at",
+    "updated_at",
+    "is_labeled",
+    "overlap",
+)
+ANNOTATION_FIELDS = (
+    "id",
+    "task",
+    "project",
+    "completed_by",
+    "result",
+    "lead_time",
+    "was_cancelled",
+    "ground_truth",
+    "created_at",
+    "updated_at",
+)
+_BODY_LIMIT = 200
+
+
+class LabelStudioError(Exception):
+    """A call to Label Studio failed. ``status`` is the HTTP status, or None if no answer came back."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    version: str
+    edition: str  # "Community" or "Enterprise"
+
+
+class LabelStudioAdapter:
+    """Label Studio's API as the verbs the service needs, returning plain dicts."""
+
+    def __init__(self, url: str, api_key: str, *, timeout: float = 10.0, max_retries: int = 1) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(timeout=timeout)
+        try:
+            self._client = LabelStudio(
+                base_url=self.url,
+                api_key=api_key,
+                timeout=timeout,
+                max_retries=max_retries,
+                httpx_client=self._http,
+            )
+        except ApiError as exc:  # an expired or exp-less PAT is rejected before any request is made
+            self._http.close()
+            raise LabelStudioError(
+                f"Label Studio API key rejected: {_short_body(exc.body)}", exc.status_code
+            ) from exc
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> LabelStudioAdapter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- reads -----------------------------------------------------------------------------------------------
+
+    def server_info(self) -> ServerInfo:
+        answer = self._request("GET", "api/version")
+        return ServerInfo(
+            version=str(answer.get("release", "")), edition=str(answer.get("edition") or "Community")
+        )
+
+    def whoami(self) -> dict[str, Any]:
+        return dict(self._request("GET", "api/current-user/whoami"))
+
+    def get_project(self, project_id: int) -> dict[str, Any]:
+        """The project as Label Studio returns it (label_config, sampling, maximum_annotations, ...)."""
+        return dict(self._request("GET", f"api/projects/{int(project_id)}/"))
+
+    def list_users(self) -> list[dict[str, Any]]:
+        """Users of the caller's organization (id, email, username, ...)."""
+        return list(self._request("GET", "api/users/"))
+
+    def iter_tasks(self, project_id: int, page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every task of the project with all its annotations, skipped (cancelled) ones included.
+
+        Uses the Data Manager task list (``GET /api/tasks/?fields=all``), the only list endpoint
+        that returns ``is_labeled``, ``overlap`` and annotations together (~6 ms per task on 1.23.2,
+        SQLite). Pages are keyset pages (``id > last id``, ordered by id) rather than page numbers,
+        so tasks created or deleted while we read cannot shift a page boundary and make us miss a
+        task -- a missed task would look deleted to the sync.
+        """
+        last_id = 0
+        while True:
+            query = {
+                "filters": {
+                    "conjunction": "and",
+                    "items": [
+                        {
+                            "filter": "filter:tasks:id",
+                            "operator": "greater",
+                            "type": "Number",
+                            "value": last_id,
+                        }
+                    ],
+                },
+                "ordering": ["tasks:id"],
+            }
+            params = {"project": int(project_id), "fields": "all", "page": 1, "page_size": page_size}
+            page = self._request("GET", "api/tasks/", params={**params, "query": json.dumps(query)})["tasks"]
+            for task in page:
+                yield _plain_task(task)
+            if len(page) < page_size:
+                return
+            last_id = int(page[-1]["id"])
+
+    # -- webhooks --------------------------------------------------------------------------------------------
+
+    def list_webhooks(self, project_id: int) -> list[dict[str, Any]]:
+        hooks = self._request("GET", "api/webhooks/", params={"project": int(project_id)})
+        # The filter is applied by the server; re-check so an org-wide hook is never mistaken for ours.
+        return [hook for hook in hooks if hook.get("project") == int(project_id)]
+
+    def create_webhook(
+        self, project_id: int, *, url: str, headers: dict[str, str], actions: list[str]
+    ) -> dict[str, Any]:
+        body = {
+            "project": int(project_id),
+            "url": url,
+            "headers": headers,
+            "actions": actions,
+            "send_payload": True,
+            "send_for_all_actions": False,
+            "is_active": True,
+        }
+        return dict(self._request("POST", "api/webhooks/", json=body))
+
+    def update_webhook(self, webhook_id: int, **fields: Any) -> dict[str, Any]:
+        return dict(self._request("PATCH", f"api/webhooks/{int(webhook_id)}/", json=fields))
+
+    def delete_webhook(self, webhook_id: int) -> None:
+        self._request("DELETE", f"api/webhooks/{int(webhook_id)}/")
+
+    # -- transport -------------------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One call through the SDK's HTTP client (auth headers, retries); JSON answer or LabelStudioError."""
+        what = f"{method} /{path}"
+        try:
+            response = self._client._client_wrapper.httpx_client.request(path, method=method, **kwargs)
+        except ApiError as exc:  # raised by the SDK's PAT refresh (e.g. a revoked or foreign token)
+            raise LabelStudioError(
+                f"Label Studio {what} failed: token refresh answered {exc.status_code}: "
+                f"{_short_body(exc.body)}",
+                exc.status_code,
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise LabelStudioError(
+                f"Label Studio at {self.url} did not answer {what} in time ({exc})"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise LabelStudioError(
+                f"cannot reach Label Studio at {self.url} ({what}): {_one_line(exc)}"
+            ) from exc
+        except ValueError as exc:  # the SDK parses a failed refresh as JSON; an HTML page breaks that
+            raise LabelStudioError(
+                f"Label Studio {what}: unexpected answer to the token refresh ({exc})"
+            ) from exc
+        if response.status_code >= 400:
+            raise LabelStudioError(
+                f"Label Studio {what} failed: {response.status_code} {response.reason_phrase}: "
+                f"{_short_body(response.text)}",
+                response.status_code,
+            )
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise LabelStudioError(
+                f"Label Studio {what} answered non-JSON: {_short_body(response.text)}"
+            ) from exc
+
+
+def _plain_task(task: dict[str, Any]) -> dict[str, Any]:
+    plain = {key: task.get(key) for key in TASK_FIELDS}
+    plain["annotations"] = [_plain_annotation(a) for a in task.get("annotations") or []]
+    return plain
+
+
+def _plain_annotation(annotation: dict[str, Any]) -> dict[str, Any]:
+    plain = {key: annotation.get(key) for key in ANNOTATION_FIELDS}
+    user = plain["completed_by"]
+    plain["completed_by"] = int(user["id"]) if isinstance(user, dict) else user
+    return plain
+
+
+def _short_body(body: Any) -> str:
+    """A short single-line version of an error body: the ``detail`` of LS's JSON errors, or a page title."""
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return _html_title(body) or _one_line(body)
+    if isinstance(body, dict):
+        detail = body.get("detail") or body.get("validation_errors") or body
+        return _one_line(detail)
+    return _one_line(body)
+
+
+def _html_title(text: str) -> str | None:
+    lowered = text.lower()
+    start, end = lowered.find("<title>"), lowered.find("</title>")
+    if start < 0 or end < start:
+        return None
+    return "HTML page: " + _one_line(text[start + len("<title>") : end])
+
+
+def _one_line(value: Any) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= _BODY_LIMIT else text[: _BODY_LIMIT - 1] + "…"
