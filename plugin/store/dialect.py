@@ -8,6 +8,10 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def insert(conn: Connection, table: Table) -> Any:
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+def insert_for(dialect: str, table: Table) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(table)
+
+
+def insert(conn: Connection, table: Table) -> Any:
+    return insert_for(conn.dialect.name, table)

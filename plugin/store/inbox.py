@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from plugin.store.dialect import insert
+from plugin.store.dialect import insert_for
 from plugin.store.schema import inbox
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
@@ -29,26 +31,34 @@ class ClaimedEvent:
     attempts: int
 
 
+@cache
+def _append_statement(dialect: str) -> Any:
+    # Built once per dialect: constructing the statement costs more than running it.
+    stmt = insert_for(dialect, inbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return stmt.returning(inbox.c.dedupe_key)
+
+
 def append_events(conn: Connection, events: list[InboxEvent]) -> list[bool]:
-    """Insert events; for each, True if new, False if its dedupe key was already there."""
+    """Insert events in one statement; for each, True if new, False if its dedupe key was known."""
     now = datetime.now(UTC)
+    rows = [
+        {
+            "dedupe_key": e.dedupe_key,
+            "action": e.action,
+            "project_id": e.project_id,
+            "received_at": now,
+            "body": e.body,
+            "status": PENDING,
+            "attempts": 0,
+        }
+        for e in events
+    ]
+    new = set(conn.execute(_append_statement(conn.dialect.name), rows).scalars())
+    seen: set[str] = set()
     inserted = []
-    for event in events:
-        stmt = (
-            insert(conn, inbox)
-            .values(
-                dedupe_key=event.dedupe_key,
-                action=event.action,
-                project_id=event.project_id,
-                received_at=now,
-                body=event.body,
-                status=PENDING,
-                attempts=0,
-            )
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(inbox.c.id)
-        )
-        inserted.append(conn.execute(stmt).first() is not None)
+    for event in events:  # the same event twice in one batch: the first one counts
+        inserted.append(event.dedupe_key in new and event.dedupe_key not in seen)
+        seen.add(event.dedupe_key)
     return inserted
 
 
