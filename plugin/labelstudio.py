@@ -232,8 +232,8 @@ def _short_body(body: Any) -> str:
         except ValueError:
             return _html_title(body) or _one_line(body)
     if isinstance(body, dict):
-        detail = body.get("detail") or body.get("validation_errors") or body
-        return _one_line(detail)
+        parts = [str(body[key]) for key in ("detail", "validation_errors") if body.get(key)]
+        return _one_line(": ".join(parts) if parts else body)
     return _one_line(body)
 
 
