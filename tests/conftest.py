@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -19,16 +20,9 @@ import pytest
 from lsharness import Annotator, LabelStudioServer
 from psycopg import sql
 
+from plugin.store import Store
+
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # label-studio-sdk 2.1.2 calls pydantic's deprecated `parse_obj` whenever it swaps a PAT for an
-    # access token (label_studio_sdk/tokens/client_ext.py); with `filterwarnings = error` every PAT
-    # client would fail. Belongs in pyproject's filterwarnings; kept here until it moves there.
-    config.addinivalue_line(
-        "filterwarnings", r"ignore::pydantic.warnings.PydanticDeprecatedSince20:label_studio_sdk\..*"
-    )
 
 
 # -- Label Studio ----------------------------------------------------------------------------------
@@ -61,10 +55,10 @@ def make_annotator(ls_server: LabelStudioServer) -> Iterator[Callable[[], Annota
 # -- databases -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database on 127.0.0.1:5432 (trust auth) for the session, dropped at the end."""
-    name = f"lsqa_test_{secrets.token_hex(4)}"
+@contextmanager
+def temporary_database() -> Iterator[str]:
+    """Create a fresh PostgreSQL database on 127.0.0.1:5432 (trust auth); drop it afterwards."""
+    name = f"lsqa_test_{secrets.token_hex(6)}"
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
@@ -74,7 +68,36 @@ def pg_url() -> Iterator[str]:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database shared by the session."""
+    with temporary_database() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_pg_url() -> Iterator[str]:
+    """An empty PostgreSQL database for one test."""
+    with temporary_database() as url:
+        yield url
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """A SQLAlchemy URL of a new SQLite file in the test's temporary directory."""
     return f"sqlite:///{tmp_path / 'lsqa.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The URL of an empty store, once per engine: every store test runs on SQLite and PostgreSQL."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "fresh_pg_url")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A migrated, empty store on each engine."""
+    store = Store(store_url)
+    store.migrate()
+    yield store
+    store.dispose()
