@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SYNC_RETRY_SECONDS = 30.0
+SYNC_RETRY_SECONDS = (5.0, 15.0, 30.0, 60.0)  # back-off while Label Studio is unreachable
 
 
 class Worker:
@@ -102,12 +102,18 @@ class Worker:
         every ``worker.sync_interval`` seconds."""
         interval = self.settings["worker.sync_interval"]
         next_sync = time.monotonic()
+        failures = 0
         while not stop.is_set():
             try:
                 busy = self.process_batch() > 0
                 if interval and time.monotonic() >= next_sync:
-                    ok = self.sync_connected()
-                    next_sync = time.monotonic() + (interval if ok else min(interval, SYNC_RETRY_SECONDS))
+                    failures = 0 if self.sync_connected() else failures + 1
+                    delay = (
+                        interval
+                        if not failures
+                        else SYNC_RETRY_SECONDS[min(failures, len(SYNC_RETRY_SECONDS)) - 1]
+                    )
+                    next_sync = time.monotonic() + min(interval, delay)
             except (SQLAlchemyError, StoreError) as exc:
                 log.error("store error in worker: %s", type(exc).__name__)
                 busy = False
