@@ -130,10 +130,10 @@ def polygon_iou_matrix(a: ArrayLike, b: ArrayLike) -> NDArray:
     >>> polygon_iou_matrix([square], [shapely.box(1, 0, 3, 2)]).round(3).tolist()
     [[0.333]]
     """
-    a = shapely.make_valid(np.asarray(a, dtype=object))
-    b = shapely.make_valid(np.asarray(b, dtype=object))
-    inter = shapely.area(shapely.intersection(a[:, None], b[None, :]))
-    union = shapely.area(a)[:, None] + shapely.area(b)[None, :] - inter
+    shapes_a = shapely.make_valid(np.asarray(a, dtype=object))
+    shapes_b = shapely.make_valid(np.asarray(b, dtype=object))
+    inter = shapely.area(shapely.intersection(shapes_a[:, None], shapes_b[None, :]))
+    union = shapely.area(shapes_a)[:, None] + shapely.area(shapes_b)[None, :] - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, inter / union, 0.0)
 

@@ -84,20 +84,24 @@ def _disagreement_weights(k: int, weights: Weights) -> NDArray:
 def kappa_from_table(table: ArrayLike, *, weights: Weights = None) -> float:
     """Cohen's kappa of a ``k × k`` confusion table (see :func:`cohen_kappa_score`)."""
     table = np.asarray(table, dtype=float)
-    n = table.sum()
+    n = float(table.sum())
     if n == 0:
         return float("nan")
-    if weights is not None:
+    rows, cols = table.sum(axis=1), table.sum(axis=0)
+    if weights is None:
+        expected_disagreement = n - float(rows @ cols) / n
+        observed_disagreement = n - float(np.trace(table))
+    else:
         # Ordinal weights use the rank among categories that occur, as scikit-learn does.
-        used = (table.sum(axis=0) + table.sum(axis=1)) > 0
-        table = table[np.ix_(used, used)]
-    w = _disagreement_weights(table.shape[0], weights)
-    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / n
-    expected_disagreement = float((w * expected).sum())
-    if expected_disagreement == 0.0:
+        used = (rows + cols) > 0
+        table, rows, cols = table[np.ix_(used, used)], rows[used], cols[used]
+        w = _disagreement_weights(table.shape[0], weights)
+        expected_disagreement = float((w * np.outer(rows, cols)).sum()) / n
+        observed_disagreement = float((w * table).sum())
+    if expected_disagreement <= 0.0:
         # Both raters used one and the same single category: perfect agreement.
         return 1.0
-    return 1.0 - float((w * table).sum()) / expected_disagreement
+    return 1.0 - observed_disagreement / expected_disagreement
 
 
 def cohen_kappa_score(
@@ -235,13 +239,14 @@ def count_ratings(ratings: ArrayLike, *, n_categories: int | None = None) -> NDA
     ratings = np.asarray(ratings)
     if ratings.ndim != 2:
         raise ValueError(f"ratings must be 2-d (items × raters), got shape {ratings.shape}")
-    rated = ~np.isnan(ratings) if ratings.dtype.kind == "f" else np.ones(ratings.shape, dtype=bool)
-    codes = np.where(rated, ratings, -1).astype(np.int64)
-    rated &= codes >= 0
+    codes = np.where(np.isnan(ratings), -1, ratings) if ratings.dtype.kind == "f" else ratings
+    codes = codes.astype(np.int64, copy=False)
+    n_items = ratings.shape[0]
     k = int(codes.max(initial=-1)) + 1 if n_categories is None else n_categories
-    items = np.broadcast_to(np.arange(ratings.shape[0])[:, None], ratings.shape)
-    flat = items[rated] * k + codes[rated]
-    return np.bincount(flat, minlength=ratings.shape[0] * k).reshape(ratings.shape[0], k)
+    flat = np.arange(n_items)[:, None] * k + codes
+    if codes.size and codes.min() < 0:  # drop missing ratings
+        flat = flat[codes >= 0]
+    return np.bincount(flat.ravel(), minlength=n_items * k).reshape(n_items, k)
 
 
 def fleiss_kappa_score(counts: ArrayLike) -> float:
@@ -279,16 +284,16 @@ def fleiss_kappa_score(counts: ArrayLike) -> float:
     >>> round(fleiss_kappa_score([[3, 0], [0, 3], [2, 1]]), 3)
     0.55
     """
-    counts = np.asarray(counts, dtype=float)
-    if counts.ndim != 2:
-        raise ValueError(f"counts must be 2-d (items × categories), got shape {counts.shape}")
-    n_i = counts.sum(axis=1)
+    table = np.asarray(counts, dtype=float)
+    if table.ndim != 2:
+        raise ValueError(f"counts must be 2-d (items × categories), got shape {table.shape}")
+    n_i = table.sum(axis=1)
     keep = n_i >= 2
     if not keep.any():
         return float("nan")
-    counts, n_i = counts[keep], n_i[keep]
-    p_item = ((counts**2).sum(axis=1) - n_i) / (n_i * (n_i - 1))
-    p_cat = counts.sum(axis=0) / n_i.sum()
+    table, n_i = table[keep], n_i[keep]
+    p_item = ((table**2).sum(axis=1) - n_i) / (n_i * (n_i - 1))
+    p_cat = table.sum(axis=0) / n_i.sum()
     p_expected = float((p_cat**2).sum())
     if p_expected >= 1.0:
         return 1.0

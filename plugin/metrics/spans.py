@@ -57,9 +57,15 @@ class SpanScores:
 def _sorted_spans(spans: NDArray, n_labels: int) -> tuple[NDArray, NDArray, NDArray]:
     """Distinct spans sorted by (document, label, start, end): ``(group, start, end)``."""
     doc, start, end, label = spans.T
-    order = np.lexsort((end, start, label, doc))
-    group = (doc * n_labels + label)[order]
-    start, end = start[order], end[order]
+    group = doc * n_labels + label
+    bound = int(max(end.max(initial=0), start.max(initial=0))) + 1
+    if group.size and spans.min() >= 0 and int(group.max()) * bound * bound < 2**62:
+        # One int64 key per span: a single argsort (skipped when the input is already in order).
+        key = (group * bound + start) * bound + end
+        order = np.argsort(key, kind="stable") if (np.diff(key) < 0).any() else slice(None)
+    else:
+        order = np.lexsort((end, start, label, doc))
+    group, start, end = group[order], start[order], end[order]
     distinct = np.ones(len(group), dtype=bool)
     distinct[1:] = (group[1:] != group[:-1]) | (start[1:] != start[:-1]) | (end[1:] != end[:-1])
     return group[distinct], start[distinct], end[distinct]
@@ -77,11 +83,11 @@ def _merge_intervals(group: NDArray, start: NDArray, end: NDArray) -> tuple[NDAr
     return group[first], start[first], reach[last] - group[last] * offset
 
 
-def _pairs_in_group(gold_group: NDArray, pred_group: NDArray) -> tuple[NDArray, NDArray]:
+def _pairs_in_group(gold_group: NDArray, pred_group: NDArray, n_groups: int) -> tuple[NDArray, NDArray]:
     """All (gold index, pred index) pairs that share a group; ``gold_group`` must be sorted."""
-    low = np.searchsorted(gold_group, pred_group, side="left")
-    high = np.searchsorted(gold_group, pred_group, side="right")
-    counts = high - low
+    per_group = np.bincount(gold_group, minlength=n_groups)
+    counts = per_group[pred_group]
+    low = (np.cumsum(per_group) - per_group)[pred_group]
     pred_index = np.repeat(np.arange(len(pred_group)), counts)
     within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     return np.repeat(low, counts) + within, pred_index
@@ -116,7 +122,7 @@ def score_span_batch(gold: ArrayLike, pred: ArrayLike, *, n_docs: int) -> SpanSc
     n_labels = int(max(gold[:, 3].max(initial=0), pred[:, 3].max(initial=0))) + 1
     g_group, g_start, g_end = _sorted_spans(gold, n_labels)
     p_group, p_start, p_end = _sorted_spans(pred, n_labels)
-    gi, pi = _pairs_in_group(g_group, p_group)
+    gi, pi = _pairs_in_group(g_group, p_group, n_docs * n_labels)
     exact = (g_start[gi] == p_start[pi]) & (g_end[gi] == p_end[pi])
     exact_hits = np.bincount(p_group[pi[exact]] // n_labels, minlength=n_docs)
     gold_spans = np.bincount(g_group // n_labels, minlength=n_docs)
@@ -124,7 +130,7 @@ def score_span_batch(gold: ArrayLike, pred: ArrayLike, *, n_docs: int) -> SpanSc
 
     g_group, g_start, g_end = _merge_intervals(g_group, g_start, g_end)
     p_group, p_start, p_end = _merge_intervals(p_group, p_start, p_end)
-    gi, pi = _pairs_in_group(g_group, p_group)
+    gi, pi = _pairs_in_group(g_group, p_group, n_docs * n_labels)
     overlap = np.maximum(np.minimum(g_end[gi], p_end[pi]) - np.maximum(g_start[gi], p_start[pi]), 0)
     return SpanScores(
         char_hits=np.bincount(p_group[pi] // n_labels, weights=overlap, minlength=n_docs),

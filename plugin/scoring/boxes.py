@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ from plugin.metrics.matching import batched_match_regions
 from plugin.scoring.settings import ScoringSettings
 
 _CHUNK_FRAMES = 8192
+_XYWH = itemgetter("x", "y", "width", "height")
 
 
 @dataclass(frozen=True)
@@ -174,27 +177,26 @@ def box_set_from_results(
         Class name to integer code; unseen classes are added, so pass the same dict for gold and
         annotations. Several labels on one box are joined with ``+`` in sorted order.
     """
-    rows = []
-    names = []
-    for index, results in enumerate(frames):
-        for r in results:
-            if r.get("from_name") != tag:
-                continue
-            v = r["value"]
-            sx = (r.get("original_width") or 100.0) / 100.0
-            sy = (r.get("original_height") or 100.0) / 100.0
-            rows.append(
-                (index, v["x"] * sx, v["y"] * sy, v["width"] * sx, v["height"] * sy, v.get("rotation") or 0.0)
-            )
-            labels = v.get("rectanglelabels") or v.get("labels") or ()
-            names.append(labels[0] if len(labels) == 1 else "+".join(sorted(labels)))
-    table = np.array(rows, dtype=float).reshape(-1, 6)
-    codes = np.array([label_codes.setdefault(n, len(label_codes)) for n in names], dtype=np.int64)
-    boxes, rotation = table[:, 1:5], table[:, 5]
+    per_frame = [[r for r in results if r.get("from_name") == tag] for results in frames]
+    picked = list(chain.from_iterable(per_frame))
+    values = list(map(itemgetter("value"), picked))
+    n = len(values)
+    # Flattened through C-level getters: about a microsecond per box in CPython.
+    boxes = np.fromiter(chain.from_iterable(map(_XYWH, values)), float, 4 * n).reshape(n, 4)
+    size = (r.get(key) or 100.0 for r in picked for key in ("original_width", "original_height"))
+    boxes *= np.tile(np.fromiter(size, float, 2 * n).reshape(n, 2), 2) / 100.0
+    rotation = np.fromiter((v.get("rotation") or 0.0 for v in values), float, n)
+    names = (_class_name(v.get("rectanglelabels") or v.get("labels") or ()) for v in values)
+    codes = np.fromiter((label_codes.setdefault(name, len(label_codes)) for name in names), np.int64, n)
     flat = rotation == 0
     boxes[flat, :2] += np.minimum(boxes[flat, 2:], 0.0)
     boxes[flat, 2:] = np.abs(boxes[flat, 2:])
-    return BoxSet(table[:, 0].astype(np.int64), boxes, codes, rotation)
+    frame = np.repeat(np.arange(len(per_frame)), np.fromiter(map(len, per_frame), np.int64, len(per_frame)))
+    return BoxSet(frame, boxes, codes, rotation)
+
+
+def _class_name(labels: Sequence[str]) -> str:
+    return labels[0] if len(labels) == 1 else "+".join(sorted(labels))
 
 
 def score_box_frames(

@@ -16,7 +16,7 @@ from plugin.labelconfig import ControlTag
 from plugin.metrics.matching import match_regions
 from plugin.metrics.text import edit_similarity
 from plugin.scoring.settings import ScoringSettings
-from plugin.scoring.verdict import ClassOutcome, Discrepancy, TagVerdict
+from plugin.scoring.verdict import ClassOutcome, Discrepancy, DiscrepancyKind, TagVerdict
 
 Values = Sequence[Mapping[str, Any]]
 
@@ -47,7 +47,7 @@ def _single_answer(control: ControlTag, gold: str | None, pred: str | None) -> t
     outcomes = [ClassOutcome(control.name, gold, pred)] if gold is not None or pred is not None else []
     if gold == pred:
         return [], outcomes
-    kind = "missing" if pred is None else "extra" if gold is None else "label"
+    kind: DiscrepancyKind = "missing" if pred is None else "extra" if gold is None else "label"
     return [Discrepancy(kind, control.name, gold=gold, pred=pred)], outcomes
 
 
@@ -92,7 +92,7 @@ def score_taxonomy(control: ControlTag, gold: Values, pred: Values, settings: Sc
     rows, cols = match_regions(similarity, threshold=1e-9)
     total = max(len(gold_paths), len(pred_paths))
     score = float(similarity[rows, cols].sum()) / total if total else 1.0
-    answers = [
+    answers: list[tuple[str | None, str | None]] = [
         (" / ".join(gold_paths[r]), " / ".join(pred_paths[c])) for r, c in zip(rows, cols, strict=True)
     ]
     answers += [(" / ".join(gold_paths[r]), None) for r in sorted(set(range(len(gold_paths))) - set(rows))]
