@@ -1,7 +1,5 @@
 """What the store holds for a project: the first thing a user checks."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select

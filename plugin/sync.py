@@ -2,8 +2,6 @@
 arrived while we were down (or was sent only to org-wide hooks, like delete-all) is recovered here.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from datetime import UTC, datetime
 

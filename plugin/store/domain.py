@@ -1,7 +1,5 @@
 """Writing domain records. Every write is conditional on ``seq`` (see ``schema``): idempotent."""
 
-from __future__ import annotations
-
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any

@@ -7,8 +7,6 @@ makes replays harmless and lets a sync and late events interleave in any order. 
 kept as tombstones (``deleted``) for the same reason.
 """
 
-from __future__ import annotations
-
 from sqlalchemy import (
     JSON,
     BigInteger,

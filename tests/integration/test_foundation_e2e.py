@@ -4,8 +4,6 @@ Every annotation made in a connected project reaches the store exactly once, inc
 made while the service was down, which the start-up sync recovers.
 """
 
-from __future__ import annotations
-
 import json
 import time
 from collections.abc import Callable
