@@ -10,8 +10,10 @@ copied, so each server still generates its own ``SECRET_KEY`` (kept in ``<data d
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Mapping
+from contextlib import closing
 from pathlib import Path
 
 from .install import file_lock
@@ -52,3 +54,8 @@ def seed_data_dir(data_dir: Path, template_db: Path) -> None:
     """Put a copy of the template database into an empty data directory."""
     data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template_db, data_dir / DB_NAME)
+    # Label Studio leaves SQLite in rollback-journal mode with Django's 5 s lock timeout; with our
+    # service syncing beside annotators, a reader could then wait out a writer and get a 500. WAL lets
+    # readers and one writer run side by side (the mode is stored in the file, so it sticks).
+    with closing(sqlite3.connect(data_dir / DB_NAME)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
