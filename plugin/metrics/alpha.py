@@ -24,9 +24,10 @@ def _pairable_ratings(data: ArrayLike) -> tuple[NDArray, NDArray, NDArray]:
     data = np.asarray(data, dtype=float)
     if data.ndim != 2:
         raise ValueError(f"data must be 2-d (raters × items), got shape {data.shape}")
-    rated = ~np.isnan(data)
-    items = np.nonzero(rated)[1]
-    values = data[rated]
+    # Flat indices are several times faster than 2-d nonzero and boolean indexing.
+    rated = np.flatnonzero(~np.isnan(data))
+    values = data.ravel()[rated]
+    items = rated % data.shape[1]
     per_item = np.bincount(items, minlength=data.shape[1])
     pairable = per_item >= 2
     keep = pairable[items]
@@ -55,9 +56,8 @@ def _code_values(values: NDArray) -> tuple[NDArray, NDArray]:
 def _nominal(values: NDArray, items: NDArray, per_item: NDArray) -> float:
     codes, n_c = _code_values(values)
     n_values = len(n_c)
-    cells = np.bincount(items * n_values + codes)
-    item_of_cell = np.arange(cells.size) // n_values
-    same_pairs = np.bincount(item_of_cell, weights=cells.astype(float) ** 2, minlength=len(per_item))
+    cells = np.bincount(items * n_values + codes, minlength=len(per_item) * n_values)
+    same_pairs = (cells.reshape(len(per_item), n_values) ** 2).sum(axis=1)
     n = float(values.size)
     expected = n**2 - float((n_c.astype(float) ** 2).sum())
     if expected == 0.0:
