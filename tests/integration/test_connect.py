@@ -1,0 +1,90 @@
+"""`lsqa connect` against a real Label Studio: idempotent, self-repairing, clear when it cannot work."""
+
+from __future__ import annotations
+
+import pytest
+from lsharness import LabelStudioServer
+from servicefixtures import SECRET, ServiceProcess
+
+from plugin.connect import desired_webhook
+from plugin.labelstudio import LabelStudioAdapter
+
+pytestmark = pytest.mark.integration
+
+LABEL_CONFIG = """<View><Text name="text" value="$text"/>
+<Choices name="c" toName="text"><Choice value="a"/><Choice value="b"/></Choices></View>"""
+
+
+@pytest.fixture
+def project_id(ls_server: LabelStudioServer) -> int:
+    return ls_server.create_project("connect tests", LABEL_CONFIG)
+
+
+@pytest.fixture
+def service(ls_server: LabelStudioServer, sqlite_url: str, tmp_path) -> ServiceProcess:
+    # Not started: connect only needs the settings; the port is where Label Studio will call.
+    return ServiceProcess(tmp_path, sqlite_url, label_studio_url=ls_server.url, api_key=ls_server.admin_pat)
+
+
+def our_hooks(adapter: LabelStudioAdapter, project_id: int, url: str) -> list[dict]:
+    return [h for h in adapter.list_webhooks(project_id) if h["url"] == url]
+
+
+def test_connect_repairs_an_edited_webhook_and_removes_duplicates(ls_server, project_id, service):
+    adapter = LabelStudioAdapter(ls_server.url, ls_server.admin_pat)
+    foreign = adapter.create_webhook(
+        project_id, url="http://127.0.0.1:9/other", headers={}, actions=["TASKS_CREATED"]
+    )
+    service.cli("connect", "--project", str(project_id), "--no-sync")
+    (hook,) = our_hooks(adapter, project_id, service.webhook_url)
+    adapter.update_webhook(hook["id"], actions=["ANNOTATION_CREATED"], headers={"X-LSQA-Secret": "tampered"})
+    adapter.create_webhook(project_id, url=service.webhook_url, headers={}, actions=["ANNOTATION_CREATED"])
+
+    out = service.cli("connect", "--project", str(project_id), "--no-sync").stdout
+
+    assert "deleted duplicate webhook" in out and "updated webhook" in out
+    (hook,) = our_hooks(adapter, project_id, service.webhook_url)
+    want = desired_webhook(service_settings(service))
+    assert sorted(hook["actions"]) == want["actions"]
+    assert hook["headers"] == {"X-LSQA-Secret": SECRET}
+    assert hook["is_active"] and hook["send_payload"]
+    assert any(h["id"] == foreign["id"] for h in adapter.list_webhooks(project_id))  # not ours: untouched
+    adapter.close()
+
+
+def service_settings(service: ServiceProcess):  # type: ignore[no-untyped-def]
+    from plugin.settings import load_settings
+
+    return load_settings(service.config, env={})
+
+
+def test_connect_works_with_a_legacy_token(ls_server, project_id, sqlite_url, tmp_path):
+    legacy = ls_server.enable_legacy_tokens()
+    service = ServiceProcess(tmp_path, sqlite_url, label_studio_url=ls_server.url, api_key=legacy)
+    out = service.cli("connect", "--project", str(project_id)).stdout
+    assert "authenticated as admin@lsqa.test" in out and "initial sync: project" in out
+
+
+@pytest.mark.parametrize(
+    ("url", "key", "expected"),
+    [
+        (None, "not-a-real-token", "401"),
+        ("http://127.0.0.1:1", None, "127.0.0.1:1"),
+    ],
+)
+def test_connect_fails_with_one_clear_line(ls_server, project_id, sqlite_url, tmp_path, url, key, expected):
+    service = ServiceProcess(
+        tmp_path, sqlite_url, label_studio_url=url or ls_server.url, api_key=key or ls_server.admin_pat
+    )
+    result = service.cli("connect", "--project", str(project_id), check=False)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("lsqa: ") and expected in line
+    assert "Traceback" not in result.stderr
+
+
+def test_connect_to_an_unknown_project_says_so(ls_server, service):
+    result = service.cli("connect", "--project", "999999", check=False)
+    assert result.returncode == 1
+    assert "404" in result.stderr and "Traceback" not in result.stderr
