@@ -111,8 +111,9 @@ def wait_up(url: str, timeout: float = 30) -> None:
 class Service:
     """One server under test, started in its own process group."""
 
-    def __init__(self, kind: str, workdir: Path) -> None:
+    def __init__(self, kind: str, workdir: Path, *, synchronous: str = "FULL", worker: bool = True) -> None:
         self.kind, self.workdir, self.port = kind, workdir, free_port()
+        self.synchronous, self.worker = synchronous, worker
         self.url = f"http://127.0.0.1:{self.port}/webhooks/label-studio"
 
     def __enter__(self) -> Service:
@@ -121,11 +122,12 @@ class Service:
         config.write_text(
             f"label_studio:\n  url: http://127.0.0.1:1\n  api_key: unused\n"
             f"webhook:\n  secret: {SECRET}\n"
-            f"database:\n  url: sqlite:///{db}\n"
+            f"database:\n  url: sqlite:///{db}\n  sqlite_synchronous: {self.synchronous}\n"
             f"server:\n  port: {self.port}\n"
-            f"worker:\n  sync_interval: 0\nlogging:\n  level: WARNING\n"
+            f"worker:\n  sync_interval: 0\n  enabled: {str(self.worker).lower()}\n"
+            f"logging:\n  level: WARNING\n"
         )
-        env = dict(os.environ, BASELINE_DB=str(db), PYTHONPATH=str(ROOT))
+        env = dict(os.environ, BASELINE_DB=str(db), BASELINE_SYNCHRONOUS=self.synchronous, PYTHONPATH=str(ROOT))
         if self.kind == "baseline":
             command = gunicorn_command(load_settings(config, env={}))
             command[-1] = "bench.baseline_app:app"
@@ -168,9 +170,10 @@ def run_wrk(url: str, connections: int, duration: int, template: Path) -> dict:
         text=True,
         check=True,
     ).stdout
-    latency = {
-        p: float(v) * UNITS[u] for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", out, re.M)
-    }
+    found = re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    latency = {p: float(v) * UNITS[u] for p, v, u in found}
+    if set(latency) != {"50", "99"}:
+        raise RuntimeError(f"cannot read wrk's latency distribution:\n{out}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
@@ -214,6 +217,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--synchronous", default="FULL", help="SQLite synchronous mode for both servers")
+    parser.add_argument("--no-worker", action="store_true", help="measure the receiver alone")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
@@ -227,12 +232,12 @@ def main() -> int:
                 for kind in ("baseline", "lsqa"):
                     template = workdir / "body.json"
                     wrk_template(template, f"{kind}-{connections}-{round_no}")
-                    with Service(kind, workdir) as service:
+                    with Service(kind, workdir, synchronous=args.synchronous, worker=not args.no_worker) as service:
                         run_wrk(service.url, connections, 2, template)  # warm-up
                         runs[kind].append(run_wrk(service.url, connections, args.duration, template))
             for kind, rs in runs.items():
                 results[f"{kind}_c{connections}"] = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
-        with Service("lsqa", workdir) as service:
+        with Service("lsqa", workdir, synchronous=args.synchronous) as service:
             results["tasks_created_5000"] = time_big_body(service.url)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("lsqa")
 
 
-def _store(settings: Settings) -> Store:
-    store = Store(settings["database.url"], sqlite_synchronous=settings["database.sqlite_synchronous"])
+def _store(settings: Settings, *, derived_only: bool = False) -> Store:
+    # The worker writes only what it derives from the inbox, in the same transaction that marks
+    # the event done; if a power cut loses such a commit, the event is simply processed again.
+    synchronous = "NORMAL" if derived_only else settings["database.sqlite_synchronous"]
+    store = Store(settings["database.url"], sqlite_synchronous=synchronous)
     store.migrate()
     return store
 
@@ -52,7 +55,7 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info("worker started")
-    Worker(_store(settings), settings).run(stop)
+    Worker(_store(settings, derived_only=True), settings).run(stop)
     return 0
 
 

@@ -49,3 +49,24 @@ class Changes:
     annotations: list[AnnotationRecord] = field(default_factory=list)
     deleted_task_ids: list[int] = field(default_factory=list)
     deleted_annotation_ids: list[int] = field(default_factory=list)
+
+    def size(self) -> int:
+        return (
+            len(self.tasks)
+            + len(self.annotations)
+            + len(self.deleted_task_ids)
+            + len(self.deleted_annotation_ids)
+        )
+
+    def split(self, max_rows: int) -> list[Changes]:
+        """Pieces of at most ``max_rows`` rows each, projects in the first; applying them in
+        order has the same effect as applying the whole."""
+        if self.size() <= max_rows:
+            return [self]
+        pieces: list[Changes] = []
+        for name in ("tasks", "annotations", "deleted_task_ids", "deleted_annotation_ids"):
+            items = getattr(self, name)
+            for start in range(0, len(items), max_rows):
+                pieces.append(Changes(**{name: items[start : start + max_rows]}))
+        pieces[0].projects = list(self.projects)
+        return pieces

@@ -16,6 +16,7 @@ from plugin.settings import Settings
 log = logging.getLogger(__name__)
 
 WORKER_RESTART_DELAY = 2.0
+WORKER_NICENESS = 10
 
 
 def gunicorn_command(settings: Settings) -> list[str]:
@@ -43,6 +44,11 @@ def gunicorn_command(settings: Settings) -> list[str]:
     ]
 
 
+def _lower_priority() -> None:
+    # Acknowledging webhooks is what annotators wait for; the worker can lag behind a burst.
+    os.nice(WORKER_NICENESS)
+
+
 def worker_command(config_path: str | None) -> list[str]:
     command = [sys.executable, "-m", "plugin.cli", "worker"]
     return command + (["--config", config_path] if config_path else [])
@@ -52,7 +58,11 @@ def serve(settings: Settings) -> int:
     config_path = str(Path(settings.source).resolve()) if settings.source else None
     env = dict(os.environ, LSQA_CONFIG=config_path or "")
     web = subprocess.Popen(gunicorn_command(settings), env=env)
-    worker = subprocess.Popen(worker_command(config_path), env=env) if settings["worker.enabled"] else None
+    worker = (
+        subprocess.Popen(worker_command(config_path), env=env, preexec_fn=_lower_priority)
+        if settings["worker.enabled"]
+        else None
+    )
     log.info(
         "listening on http://%s:%s (webhook %s)",
         settings["server.host"],
@@ -74,7 +84,7 @@ def serve(settings: Settings) -> int:
         if worker is not None and worker.poll() is not None and not stopping:
             log.error("worker exited with %s; restarting it", worker.returncode)
             time.sleep(WORKER_RESTART_DELAY)
-            worker = subprocess.Popen(worker_command(config_path), env=env)
+            worker = subprocess.Popen(worker_command(config_path), env=env, preexec_fn=_lower_priority)
         time.sleep(0.2)
     if worker is not None and worker.poll() is None:
         worker.terminate()

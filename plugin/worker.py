@@ -11,14 +11,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugin.events import EventError, parse_event
+from plugin.records import Changes
 from plugin.settings import Settings
 from plugin.store import Store, StoreError
-from plugin.store.domain import apply_changes, event_seq
-from plugin.store.inbox import claim_pending, mark_done, record_failure
+from plugin.store.domain import apply_batch, event_seq
+from plugin.store.inbox import ClaimedEvent, claim_pending, mark_done, peek_pending, record_failure
 from plugin.store.schema import projects
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SQLITE_PIECE_ROWS = 250  # rows written per SQLite transaction for one big event
 SYNC_RETRY_SECONDS = (5.0, 15.0, 30.0, 60.0)  # back-off while Label Studio is unreachable
 
 
@@ -52,24 +54,72 @@ class Worker:
         )
 
     def process_batch(self) -> int:
-        """Process up to ``worker.batch_size`` pending events in one transaction; returns how many."""
+        """Process up to ``worker.batch_size`` pending events; returns how many were processed."""
+        limit = self.settings["worker.batch_size"]
+        if self.store.dialect != "sqlite":
+            with self.store.begin() as conn:
+                claimed = claim_pending(conn, limit)
+                self._apply(conn, claimed, self._parse(claimed))
+            return len(claimed)
+        # SQLite has a single write lock, which the receiver needs for every acknowledgement:
+        # parse outside it, write big events in pieces, and hold it only briefly each time.
+        with self.store.read() as conn:
+            pending = peek_pending(conn, limit)
+        parsed = self._parse(pending)
+        for event_id, changes in parsed.items():
+            if isinstance(changes, Changes) and changes.size() > SQLITE_PIECE_ROWS:
+                *head, parsed[event_id] = changes.split(SQLITE_PIECE_ROWS)
+                for piece in head:  # idempotent, so a crash between pieces only means redoing them
+                    with self.store.begin() as conn:
+                        apply_batch(conn, [(event_seq(event_id), piece)])
         with self.store.begin() as conn:
-            claimed = claim_pending(conn, self.settings["worker.batch_size"])
-            done: list[int] = []
-            for event in claimed:
-                try:
-                    with conn.begin_nested():  # one bad event must not spoil the batch
-                        apply_changes(conn, parse_event(json.loads(event.body)), event_seq(event.id))
-                    done.append(event.id)
-                except (EventError, ValueError, TypeError, KeyError, SQLAlchemyError) as exc:
-                    status = record_failure(
-                        conn, event.id, f"{type(exc).__name__}: {exc}", self.settings["worker.max_attempts"]
-                    )
-                    log.warning(
-                        "event %d (%s) failed: %s; now %s", event.id, event.action, type(exc).__name__, status
-                    )
-            mark_done(conn, done, self.worker_id)
+            claimed = claim_pending(conn, limit, among=[e.id for e in pending])
+            self._apply(conn, claimed, parsed)
         return len(claimed)
+
+    @staticmethod
+    def _parse(events: list[ClaimedEvent]) -> dict[int, Changes | Exception]:
+        parsed: dict[int, Changes | Exception] = {}
+        for event in events:
+            try:
+                parsed[event.id] = parse_event(json.loads(event.body))
+            except (EventError, ValueError, TypeError, KeyError) as exc:
+                parsed[event.id] = exc
+        return parsed
+
+    def _apply(
+        self, conn: Connection, claimed: list[ClaimedEvent], parsed: dict[int, Changes | Exception]
+    ) -> None:
+        good = [e for e in claimed if isinstance(parsed[e.id], Changes)]
+        try:
+            with conn.begin_nested():
+                apply_batch(conn, [(event_seq(e.id), parsed[e.id]) for e in good])  # type: ignore[misc]
+        except SQLAlchemyError:
+            good = self._apply_one_by_one(conn, good, parsed)
+        for event in claimed:
+            if isinstance(parsed[event.id], Exception):
+                self._fail(conn, event, parsed[event.id])  # type: ignore[arg-type]
+        mark_done(conn, [e.id for e in good], self.worker_id)
+
+    def _apply_one_by_one(
+        self, conn: Connection, events: list[ClaimedEvent], parsed: dict[int, Changes | Exception]
+    ) -> list[ClaimedEvent]:
+        """The batch failed as a whole: find the events to blame, keep the others."""
+        applied = []
+        for event in events:
+            try:
+                with conn.begin_nested():
+                    apply_batch(conn, [(event_seq(event.id), parsed[event.id])])  # type: ignore[list-item]
+                applied.append(event)
+            except SQLAlchemyError as exc:
+                parsed[event.id] = exc
+        return applied
+
+    def _fail(self, conn: Connection, event: ClaimedEvent, exc: Exception) -> None:
+        status = record_failure(
+            conn, event.id, f"{type(exc).__name__}: {exc}", self.settings["worker.max_attempts"]
+        )
+        log.warning("event %d (%s) failed: %s; now %s", event.id, event.action, type(exc).__name__, status)
 
     def drain(self) -> int:
         total = 0

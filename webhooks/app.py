@@ -15,13 +15,19 @@ from webhooks.receiver import receiver
 
 log = logging.getLogger(__name__)
 
+RECEIVER_AUTOCHECKPOINT_PAGES = 10_000
+
 
 def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
     """Build the app; nothing touches the network or the database until a request comes in."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings["webhook.max_body_bytes"]
+    # Acknowledged events are committed with the configured durability. WAL checkpoints (the
+    # expensive, fsync-heavy part) are left to the worker unless the WAL grows past ~40 MB.
     store = store or Store(
-        settings["database.url"], sqlite_synchronous=settings["database.sqlite_synchronous"]
+        settings["database.url"],
+        sqlite_synchronous=settings["database.sqlite_synchronous"],
+        sqlite_autocheckpoint=RECEIVER_AUTOCHECKPOINT_PAGES,
     )
     app.extensions["lsqa"] = {"settings": settings, "store": store, "writer": InboxWriter(store)}
     app.register_blueprint(receiver)

@@ -16,7 +16,7 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", sqlite_autocheckpoint: int = 1000) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` transactions."""
     url = normalize_url(url)
     if make_url(url).get_backend_name() != "sqlite":
@@ -24,11 +24,11 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
     engine = create_engine(
         url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=8, max_overflow=8
     )
-    _configure_sqlite(engine, sqlite_synchronous)
+    _configure_sqlite(engine, sqlite_synchronous, sqlite_autocheckpoint)
     return engine
 
 
-def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str, autocheckpoint: int) -> None:
     # pysqlite's own transaction handling defers BEGIN until the first write, which turns a
     # read-then-write transaction into a lock upgrade that can fail with "database is locked".
     # Taking the write lock up front (BEGIN IMMEDIATE) serializes writers cleanly instead; see
@@ -39,6 +39,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

@@ -62,18 +62,28 @@ def append_events(conn: Connection, events: list[InboxEvent]) -> list[bool]:
     return inserted
 
 
-def claim_pending(conn: Connection, limit: int) -> list[ClaimedEvent]:
-    """Lock up to ``limit`` pending events for this transaction, oldest first.
+def claim_pending(conn: Connection, limit: int, among: list[int] | None = None) -> list[ClaimedEvent]:
+    """Lock up to ``limit`` pending events (optionally only ``among`` these ids), oldest first.
 
     On PostgreSQL the rows stay locked until the transaction ends and other workers skip them
     (``FOR UPDATE SKIP LOCKED``); on SQLite the transaction already holds the database write lock.
     """
+    query = select(inbox.c.id, inbox.c.action, inbox.c.body, inbox.c.attempts).where(
+        inbox.c.status == PENDING
+    )
+    if among is not None:
+        query = query.where(inbox.c.id.in_(among))
+    query = query.order_by(inbox.c.id).limit(limit).with_for_update(skip_locked=True)
+    return [ClaimedEvent(*row) for row in conn.execute(query)]
+
+
+def peek_pending(conn: Connection, limit: int) -> list[ClaimedEvent]:
+    """The oldest pending events, read without locking anything."""
     query = (
         select(inbox.c.id, inbox.c.action, inbox.c.body, inbox.c.attempts)
         .where(inbox.c.status == PENDING)
         .order_by(inbox.c.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
     return [ClaimedEvent(*row) for row in conn.execute(query)]
 

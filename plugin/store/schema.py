@@ -53,7 +53,6 @@ projects = Table(
     Column("settings", JSON),
     Column("connected", Boolean, nullable=False, server_default="0"),
     Column("webhook_id", BigInteger),
-    Column("last_event_at", DateTime(timezone=True)),
     Column("last_synced_at", DateTime(timezone=True)),
     Column("seq", BigInteger, nullable=False, server_default="0"),
 )

@@ -4,7 +4,7 @@ import json
 import threading
 
 import pytest
-from eventfactory import annotation_event, deleted_annotations, deleted_tasks
+from eventfactory import annotation_event, deleted_annotations, deleted_tasks, payload
 from sqlalchemy import select, update
 
 from plugin.events import parse_event
@@ -173,3 +173,22 @@ def test_reclaiming_after_a_crash_mid_batch_loses_nothing(store, settings):
         raise Crash  # the transaction never commits, as if the process died
     assert worker.drain() == 5
     assert len(live_annotations(store)) == 5
+
+
+def test_a_big_event_is_written_in_pieces_with_the_same_result(store, settings):
+    body = payload("TASKS_CREATED")
+    template = body["tasks"][0]
+    body["tasks"] = [dict(template, id=5000 + i) for i in range(1234)]
+    enqueue(store, [body, deleted_tasks(5000, 5001)])
+    assert Worker(store, settings).drain() == 2
+    assert live_task_ids(store) == list(range(5002, 6234))
+
+
+def test_changes_split_keeps_every_row_once():
+    changes = parse_event(payload("ANNOTATIONS_CREATED"))
+    changes.deleted_task_ids = list(range(7))
+    pieces = changes.split(2)
+    assert all(p.size() <= 2 for p in pieces)
+    assert pieces[0].projects == changes.projects and not any(p.projects for p in pieces[1:])
+    for name in ("tasks", "annotations", "deleted_task_ids"):
+        assert [x for p in pieces for x in getattr(p, name)] == getattr(changes, name)

@@ -65,7 +65,6 @@ def upgrade() -> None:
         sa.Column("settings", sa.JSON(), nullable=True),
         sa.Column("connected", sa.Boolean(), server_default="0", nullable=False),
         sa.Column("webhook_id", sa.BigInteger(), nullable=True),
-        sa.Column("last_event_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_synced_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("seq", sa.BigInteger(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("id"),
