@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -94,4 +95,121 @@ users = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=False),
     Column("email", String(255)),
     Column("username", String(255)),
+)
+
+# -- hidden gold (issue 4) ----------------------------------------------------------------------------
+
+gold_items = Table(
+    "gold_items",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", BigInteger, nullable=False, index=True),
+    Column("source_project_id", BigInteger),
+    Column("source_task_id", BigInteger),
+    Column("data", JSON, nullable=False),
+    Column("expert_result", JSON, nullable=False),
+    Column("classes", JSON, nullable=False),
+    Column("origin", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("retired_at", DateTime(timezone=True)),
+    UniqueConstraint("project_id", "source_project_id", "source_task_id", name="uq_gold_items_source"),
+)
+
+# A hidden copy of a gold item in Label Studio: an ordinary task meant for one annotator. Label
+# Studio may hand a deleted task's id to a later import, so the task id is not a key here.
+gold_copies = Table(
+    "gold_copies",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", BigInteger, nullable=False),
+    Column("task_id", BigInteger),
+    Column("item_id", BigInteger, nullable=False, index=True),
+    Column("annotator_id", BigInteger, nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("helper_annotation_ids", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("answered_at", DateTime(timezone=True)),
+    Column("deleted_at", DateTime(timezone=True)),
+    Index("ix_gold_copies_task_state", "task_id", "state"),
+    Index("ix_gold_copies_annotator", "project_id", "annotator_id"),
+)
+
+gold_answers = Table(
+    "gold_answers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", BigInteger, nullable=False),
+    Column("item_id", BigInteger, nullable=False, index=True),
+    Column("annotator_id", BigInteger, nullable=False),
+    Column("copy_id", BigInteger, nullable=False, unique=True),
+    Column("annotation_id", BigInteger),
+    Column("purpose", String(16), nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("outcomes", JSON, nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=False),
+    Index("ix_gold_answers_annotator", "project_id", "annotator_id", "answered_at"),
+)
+
+# Per annotator and project: where they stand in the gold schedule and the QA process.
+annotator_states = Table(
+    "annotator_states",
+    metadata,
+    Column("project_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("annotator_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("status", String(16), nullable=False),
+    Column("regular_done", Integer, nullable=False, server_default="0"),
+    Column("gold_regular", Integer, nullable=False, server_default="0"),
+    Column("due_at", Float),
+    Column("onboarding_left", Integer, nullable=False, server_default="0"),
+    Column("quiz_left", Integer, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+flags = Table(
+    "flags",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", BigInteger, nullable=False),
+    Column("annotator_id", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("cleared_at", DateTime(timezone=True)),
+    Column("decline_started_at", DateTime(timezone=True)),
+    Column("evidence", JSON, nullable=False),
+    Index("ix_flags_annotator", "project_id", "annotator_id"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", BigInteger),
+    Column("kind", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("delivered", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Calls into Label Studio that the worker owes (create a gold copy, delete it, ...): written in the
+# same transaction as the event that caused them, run after it, retried until they succeed.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("dedupe_key", String(128), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("project_id", BigInteger),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("run_after", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_jobs_status_run_after", "status", "run_after"),
 )
