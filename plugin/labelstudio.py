@@ -170,6 +170,45 @@ class LabelStudioAdapter:
     def delete_webhook(self, webhook_id: int) -> None:
         self._request("DELETE", f"api/webhooks/{int(webhook_id)}/")
 
+    # -- writes for hidden gold ----------------------------------------------------------------------------
+
+    def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
+        return dict(self._request("PATCH", f"api/projects/{int(project_id)}/", json=fields))
+
+    def create_task(self, project_id: int, data: dict[str, Any]) -> dict[str, Any]:
+        """A new task with exactly this data (``POST /api/tasks/``, which never reuses an id)."""
+        return dict(self._request("POST", "api/tasks/", json={"project": int(project_id), "data": data}))
+
+    def update_task(self, task_id: int, **fields: Any) -> dict[str, Any]:
+        return dict(self._request("PATCH", f"api/tasks/{int(task_id)}/", json=fields))
+
+    def delete_task(self, task_id: int) -> bool:
+        """Delete a task; False if it was already gone."""
+        try:
+            self._request("DELETE", f"api/tasks/{int(task_id)}/")
+        except LabelStudioError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def create_annotation(
+        self,
+        task_id: int,
+        *,
+        result: list[dict[str, Any]],
+        completed_by: int | None = None,
+        was_cancelled: bool = False,
+        lead_time: float | None = None,
+    ) -> dict[str, Any]:
+        """An annotation on a task, attributed to ``completed_by`` when given (admins may, notes §2)."""
+        body: dict[str, Any] = {"result": result, "was_cancelled": was_cancelled, "ground_truth": False}
+        if completed_by is not None:
+            body["completed_by"] = int(completed_by)
+        if lead_time is not None:
+            body["lead_time"] = lead_time
+        return dict(self._request("POST", f"api/tasks/{int(task_id)}/annotations/", json=body))
+
     # -- transport -------------------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
