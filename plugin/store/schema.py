@@ -143,7 +143,7 @@ gold_answers = Table(
     Column("project_id", BigInteger, nullable=False),
     Column("item_id", BigInteger, nullable=False, index=True),
     Column("annotator_id", BigInteger, nullable=False),
-    Column("copy_id", BigInteger, nullable=False, unique=True),
+    Column("copy_id", BigInteger, nullable=False),
     Column("annotation_id", BigInteger),
     Column("purpose", String(16), nullable=False),
     Column("result", JSON, nullable=False),
@@ -152,6 +152,7 @@ gold_answers = Table(
     Column("outcomes", JSON, nullable=False),
     Column("answered_at", DateTime(timezone=True), nullable=False),
     Index("ix_gold_answers_annotator", "project_id", "annotator_id", "answered_at"),
+    UniqueConstraint("copy_id", "annotator_id", name="uq_gold_answers_copy_annotator"),
 )
 
 # Per annotator and project: where they stand in the gold schedule and the QA process.
@@ -161,9 +162,6 @@ annotator_states = Table(
     Column("project_id", BigInteger, primary_key=True, autoincrement=False),
     Column("annotator_id", BigInteger, primary_key=True, autoincrement=False),
     Column("status", String(16), nullable=False),
-    Column("regular_done", Integer, nullable=False, server_default="0"),
-    Column("gold_regular", Integer, nullable=False, server_default="0"),
-    Column("due_at", Float),
     Column("onboarding_left", Integer, nullable=False, server_default="0"),
     Column("quiz_left", Integer, nullable=False, server_default="0"),
     Column("updated_at", DateTime(timezone=True), nullable=False),

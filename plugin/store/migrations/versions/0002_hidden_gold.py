@@ -34,9 +34,6 @@ def upgrade() -> None:
         sa.Column("project_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("annotator_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("regular_done", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("gold_regular", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("due_at", sa.Float(), nullable=True),
         sa.Column("onboarding_left", sa.Integer(), server_default="0", nullable=False),
         sa.Column("quiz_left", sa.Integer(), server_default="0", nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -76,7 +73,7 @@ def upgrade() -> None:
         sa.Column("outcomes", sa.JSON(), nullable=False),
         sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("copy_id"),
+        sa.UniqueConstraint("copy_id", "annotator_id", name="uq_gold_answers_copy_annotator"),
     )
     with op.batch_alter_table("gold_answers", schema=None) as batch_op:
         batch_op.create_index(

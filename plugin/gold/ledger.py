@@ -1,0 +1,214 @@
+"""What the store knows about gold copies, answers and annotators: the queries the gold engine needs."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select, update
+
+from plugin.store.dialect import insert
+from plugin.store.schema import annotations, annotator_states, gold_answers, gold_copies, gold_items, projects
+
+LIVE_STATES = ("creating", "live", "answered")  # copies that still exist in Label Studio
+
+
+@dataclass(frozen=True)
+class CopyRecord:
+    id: int
+    project_id: int
+    task_id: int | None
+    item_id: int
+    annotator_id: int
+    purpose: str
+    state: str
+
+
+def live_copy_for_task(conn: Connection, task_id: int | None) -> CopyRecord | None:
+    if task_id is None:
+        return None
+    row = conn.execute(
+        select(*_copy_columns()).where(gold_copies.c.task_id == task_id, gold_copies.c.state.in_(LIVE_STATES))
+    ).first()
+    return CopyRecord(*row) if row else None
+
+
+def live_copies(conn: Connection, project_id: int, annotator_id: int | None = None) -> list[CopyRecord]:
+    query = select(*_copy_columns()).where(
+        gold_copies.c.project_id == project_id, gold_copies.c.state.in_(LIVE_STATES)
+    )
+    if annotator_id is not None:
+        query = query.where(gold_copies.c.annotator_id == annotator_id)
+    return [CopyRecord(*row) for row in conn.execute(query)]
+
+
+def _copy_columns() -> tuple[Any, ...]:
+    c = gold_copies.c
+    return (c.id, c.project_id, c.task_id, c.item_id, c.annotator_id, c.purpose, c.state)
+
+
+def copy_task_ids(conn: Connection, project_id: int) -> set[int]:
+    """Tasks of the project that are our copies (they are not real work)."""
+    query = select(gold_copies.c.task_id).where(
+        gold_copies.c.project_id == project_id,
+        gold_copies.c.state.in_(LIVE_STATES),
+        gold_copies.c.task_id.is_not(None),
+    )
+    return set(conn.execute(query).scalars())
+
+
+def regular_work_done(conn: Connection, project_id: int, annotator_id: int) -> int:
+    """Submitted (not skipped) annotations on real tasks: derived, so replays cannot inflate it."""
+    copies = select(gold_copies.c.task_id).where(
+        gold_copies.c.project_id == project_id,
+        gold_copies.c.state.in_(LIVE_STATES),
+        gold_copies.c.task_id.is_not(None),
+    )
+    query = select(func.count()).where(
+        annotations.c.project_id == project_id,
+        annotations.c.annotator_id == annotator_id,
+        annotations.c.deleted.is_(False),
+        annotations.c.was_cancelled.is_(False),
+        annotations.c.task_id.not_in(copies),
+    )
+    return conn.execute(query).scalar_one()
+
+
+def labelled_task_ids(conn: Connection, project_id: int, annotator_id: int) -> set[int]:
+    query = select(annotations.c.task_id).where(
+        annotations.c.project_id == project_id, annotations.c.annotator_id == annotator_id
+    )
+    return {t for t in conn.execute(query).scalars() if t is not None}
+
+
+def items_seen(conn: Connection, project_id: int, annotator_id: int) -> set[int]:
+    query = select(gold_copies.c.item_id).where(
+        gold_copies.c.project_id == project_id, gold_copies.c.annotator_id == annotator_id
+    )
+    return set(conn.execute(query).scalars())
+
+
+def gold_item(conn: Connection, item_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(gold_items).where(gold_items.c.id == item_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def active_items(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    served = select(gold_copies.c.item_id, func.count().label("n")).group_by(gold_copies.c.item_id).subquery()
+    query = (
+        select(
+            gold_items.c.id,
+            gold_items.c.classes,
+            gold_items.c.source_project_id,
+            gold_items.c.source_task_id,
+            func.coalesce(served.c.n, 0),
+        )
+        .select_from(gold_items.outerjoin(served, served.c.item_id == gold_items.c.id))
+        .where(gold_items.c.project_id == project_id, gold_items.c.retired_at.is_(None))
+    )
+    return [
+        {"id": i, "classes": tuple(c or ()), "source_project_id": sp, "source_task_id": st, "times_served": n}
+        for i, c, sp, st, n in conn.execute(query)
+    ]
+
+
+def label_config_of(conn: Connection, project_id: int) -> str | None:
+    return conn.execute(
+        select(projects.c.label_config).where(projects.c.id == project_id)
+    ).scalar_one_or_none()
+
+
+def record_copy(conn: Connection, *, project_id: int, item_id: int, annotator_id: int, purpose: str) -> int:
+    now = datetime.now(UTC)
+    return conn.execute(
+        gold_copies.insert()
+        .values(
+            project_id=project_id,
+            item_id=item_id,
+            annotator_id=annotator_id,
+            purpose=purpose,
+            state="creating",
+            helper_annotation_ids=[],
+            created_at=now,
+        )
+        .returning(gold_copies.c.id)
+    ).scalar_one()
+
+
+def update_copy(conn: Connection, copy_id: int, **values: Any) -> None:
+    conn.execute(update(gold_copies).where(gold_copies.c.id == copy_id).values(**values))
+
+
+def copy_by_id(conn: Connection, copy_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(gold_copies).where(gold_copies.c.id == copy_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def record_answer(
+    conn: Connection, copy: CopyRecord, annotation: Any, verdict: dict[str, Any], purpose: str
+) -> bool:
+    """Store one gold answer; False if this annotator's answer to this copy was already stored."""
+    stmt = (
+        insert(conn, gold_answers)
+        .values(
+            project_id=copy.project_id,
+            item_id=copy.item_id,
+            annotator_id=annotation.annotator_id,
+            copy_id=copy.id,
+            annotation_id=annotation.id,
+            purpose=purpose,
+            result=annotation.result,
+            score=verdict["score"],
+            passed=verdict["passed"],
+            outcomes=verdict["outcomes"],
+            answered_at=annotation.created_at or datetime.now(UTC),
+        )
+        .on_conflict_do_nothing(index_elements=["copy_id", "annotator_id"])
+        .returning(gold_answers.c.id)
+    )
+    return conn.execute(stmt).first() is not None
+
+
+def annotator_state(conn: Connection, project_id: int, annotator_id: int) -> dict[str, Any] | None:
+    row = (
+        conn.execute(
+            select(annotator_states).where(
+                and_(
+                    annotator_states.c.project_id == project_id,
+                    annotator_states.c.annotator_id == annotator_id,
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def ensure_annotator_state(
+    conn: Connection, project_id: int, annotator_id: int, onboarding: int
+) -> dict[str, Any]:
+    """The annotator's state row, created (in onboarding) the first time we see them."""
+    stmt = (
+        insert(conn, annotator_states)
+        .values(
+            project_id=project_id,
+            annotator_id=annotator_id,
+            status="onboarding" if onboarding else "ok",
+            onboarding_left=onboarding,
+            quiz_left=0,
+            updated_at=datetime.now(UTC),
+        )
+        .on_conflict_do_nothing(index_elements=["project_id", "annotator_id"])
+    )
+    conn.execute(stmt)
+    state = annotator_state(conn, project_id, annotator_id)
+    assert state is not None
+    return state
+
+
+def update_annotator_state(conn: Connection, project_id: int, annotator_id: int, **values: Any) -> None:
+    conn.execute(
+        update(annotator_states)
+        .where(annotator_states.c.project_id == project_id, annotator_states.c.annotator_id == annotator_id)
+        .values(updated_at=datetime.now(UTC), **values)
+    )
