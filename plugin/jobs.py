@@ -90,3 +90,11 @@ def count_jobs(conn: Connection, kind: str, key_prefix: str) -> int:
     """How many jobs of a kind were ever enqueued under keys starting with ``key_prefix``."""
     query = select(jobs.c.id).where(jobs.c.kind == kind, jobs.c.dedupe_key.startswith(key_prefix))
     return len(conn.execute(query).all())
+
+
+def pending_jobs(conn: Connection, kind: str, key_prefix: str) -> int:
+    """How many jobs of a kind under keys starting with ``key_prefix`` have not run yet."""
+    query = select(jobs.c.id).where(
+        jobs.c.kind == kind, jobs.c.status == PENDING, jobs.c.dedupe_key.startswith(key_prefix)
+    )
+    return len(conn.execute(query).all())

@@ -105,6 +105,25 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between reconciliations with the Label Studio API (0 disables).",
         minimum=0,
     ),
+    Setting("gold.enabled", bool, True, "Seed hidden gold copies into annotators' queues."),
+    Setting(
+        "gold.rate",
+        float,
+        0.04,
+        "Share of each annotator's regular work that is gold (aim inside 3–5 %).",
+        minimum=0.001,
+    ),
+    Setting(
+        "gold.jitter",
+        float,
+        0.35,
+        "Random shift of each gold item, as a share of the gap between items.",
+        minimum=0,
+    ),
+    Setting(
+        "gold.onboarding_items", int, 5, "Gold items a new annotator gets before the normal rate.", minimum=0
+    ),
+    Setting("gold.quiz_items", int, 10, "Gold items in a requalification quiz.", minimum=1),
     Setting("logging.level", str, "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
 )
 

@@ -4,16 +4,29 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
+from plugin.gold.ledger import LIVE_STATES
 from plugin.store.inbox import backlog
-from plugin.store.schema import annotations, inbox, projects, tasks
+from plugin.store.schema import annotations, gold_copies, inbox, projects, tasks
 
 
 def project_status(conn: Connection, project_id: int) -> dict[str, Any]:
     project = conn.execute(select(projects).where(projects.c.id == project_id)).mappings().first()
-    live = and_(annotations.c.project_id == project_id, annotations.c.deleted.is_(False))
+    # Our hidden gold copies and the helper skips on them are not anybody's work.
+    copies = select(gold_copies.c.task_id).where(
+        gold_copies.c.project_id == project_id,
+        gold_copies.c.state.in_(LIVE_STATES),
+        gold_copies.c.task_id.is_not(None),
+    )
+    live = and_(
+        annotations.c.project_id == project_id,
+        annotations.c.deleted.is_(False),
+        annotations.c.task_id.not_in(copies),
+    )
     submitted = and_(live, annotations.c.was_cancelled.is_(False))
     n_tasks = conn.execute(
-        select(func.count()).where(tasks.c.project_id == project_id, tasks.c.deleted.is_(False))
+        select(func.count()).where(
+            tasks.c.project_id == project_id, tasks.c.deleted.is_(False), tasks.c.id.not_in(copies)
+        )
     ).scalar_one()
     counts = conn.execute(
         select(

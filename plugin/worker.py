@@ -15,6 +15,9 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugin.events import EventError, parse_event
+from plugin.gold.engine import GoldContext, react_to_event
+from plugin.gold.injector import GoldInjector
+from plugin.gold.schedule import GoldPlan
 from plugin.records import Changes
 from plugin.settings import Settings
 from plugin.store import Store, StoreError
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# What a bad event can raise while applied or reacted to; anything else is a bug and stops the worker.
+REACTION_ERRORS = (SQLAlchemyError, LookupError, ValueError, TypeError)
 SQLITE_PIECE_ROWS = 250  # rows written per SQLite transaction for one big event
 SYNC_RETRY_SECONDS = (5.0, 15.0, 30.0, 60.0)  # back-off while Label Studio is unreachable
 
@@ -43,6 +48,15 @@ class Worker:
         self.settings = settings
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self._adapter_factory = adapter_factory or self._default_adapter
+        plan = GoldPlan(
+            rate=settings["gold.rate"],
+            jitter=settings["gold.jitter"],
+            onboarding_items=settings["gold.onboarding_items"],
+            quiz_items=settings["gold.quiz_items"],
+        )
+        # The webhook secret keys the schedule's jitter: annotators never see it.
+        self.gold = GoldContext(plan=plan, salt=settings["webhook.secret"])
+        self.injector = GoldInjector(store, self._adapter_factory) if settings["gold.enabled"] else None
 
     def _default_adapter(self) -> LabelStudioAdapter:
         from plugin.labelstudio import LabelStudioAdapter  # the SDK is heavy to import; only when needed
@@ -94,12 +108,18 @@ class Worker:
         try:
             with conn.begin_nested():
                 apply_batch(conn, [(event_seq(e.id), parsed[e.id]) for e in good])  # type: ignore[misc]
-        except SQLAlchemyError:
+                for event in good:
+                    self._react(conn, event, parsed[event.id])  # type: ignore[arg-type]
+        except REACTION_ERRORS:
             good = self._apply_one_by_one(conn, good, parsed)
         for event in claimed:
             if isinstance(parsed[event.id], Exception):
                 self._fail(conn, event, parsed[event.id])  # type: ignore[arg-type]
         mark_done(conn, [e.id for e in good], self.worker_id)
+
+    def _react(self, conn: Connection, event: ClaimedEvent, changes: Changes) -> None:
+        if self.injector is not None:
+            react_to_event(conn, event.action, changes, self.gold)
 
     def _apply_one_by_one(
         self, conn: Connection, events: list[ClaimedEvent], parsed: dict[int, Changes | Exception]
@@ -110,8 +130,9 @@ class Worker:
             try:
                 with conn.begin_nested():
                     apply_batch(conn, [(event_seq(event.id), parsed[event.id])])  # type: ignore[list-item]
+                    self._react(conn, event, parsed[event.id])  # type: ignore[arg-type]
                 applied.append(event)
-            except SQLAlchemyError as exc:
+            except REACTION_ERRORS as exc:
                 parsed[event.id] = exc
         return applied
 
@@ -156,6 +177,8 @@ class Worker:
         while not stop.is_set():
             try:
                 busy = self.process_batch() > 0
+                if self.injector is not None:
+                    busy = self.injector.run_due_jobs() > 0 or busy
                 if interval and time.monotonic() >= next_sync:
                     failures = 0 if self.sync_connected() else failures + 1
                     delay = (

@@ -1,0 +1,181 @@
+"""Puts hidden gold copies into Label Studio and takes them out again (the jobs the engine enqueued).
+
+Community Edition has no task assignment, so a copy reaches exactly one annotator this way
+(shared/label-studio-notes.md §3, strategy "b2", measured there: 0 leaks in 73 copies):
+
+1. create an ordinary task holding the gold item's data (``POST /api/tasks/``);
+2. add a cancelled, empty annotation ("helper skip") for every other member of the organization,
+   so Label Studio's next-task query treats the copy as done for them;
+3. raise the copy's overlap to 2, so ``show_overlap_first`` serves it to the target next.
+
+Once the target has answered, the copy is deleted, taking the helper skips with it, so exports,
+task counts and Label Studio's statistics hold only real work. Each step is recorded before the
+next, so a job interrupted by an outage resumes where it stopped.
+"""
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import update
+
+from plugin.gold.choose import GoldCandidate, choose_gold_item
+from plugin.gold.ledger import (
+    active_items,
+    copy_by_id,
+    gold_item,
+    items_seen,
+    labelled_task_ids,
+    record_copy,
+    update_copy,
+)
+from plugin.jobs import DONE, Job, due_jobs, finish_job, postpone_job
+from plugin.store import Store
+from plugin.store.schema import jobs
+
+if TYPE_CHECKING:
+    from plugin.labelstudio import LabelStudioAdapter
+
+log = logging.getLogger(__name__)
+
+RUNNING_LEASE = timedelta(minutes=10)
+
+
+class GoldInjector:
+    def __init__(
+        self, store: Store, adapter_factory: Callable[[], "LabelStudioAdapter"], *, seed: int | None = None
+    ):
+        self.store = store
+        self._adapter_factory = adapter_factory
+        self._adapter: LabelStudioAdapter | None = None
+        self._service_user_id: int | None = None
+        self._rng = random.Random(seed)
+
+    @property
+    def adapter(self) -> "LabelStudioAdapter":
+        if self._adapter is None:
+            self._adapter = self._adapter_factory()
+        return self._adapter
+
+    def service_user_id(self) -> int:
+        if self._service_user_id is None:
+            self._service_user_id = int(self.adapter.whoami()["id"])
+        return self._service_user_id
+
+    def run_due_jobs(self, limit: int = 20) -> int:
+        """Run the jobs that are due; a job Label Studio cannot take now is retried later."""
+        from plugin.labelstudio import LabelStudioError
+
+        with self.store.begin() as conn:
+            claimed = due_jobs(conn, limit)
+            # Claimed by pushing them into the future; finishing or postponing sets the real state.
+            for job in claimed:
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job.id)
+                    .values(run_after=datetime.now(UTC) + RUNNING_LEASE)
+                )
+        for job in claimed:
+            try:
+                self._run(job)
+            except LabelStudioError as exc:
+                with self.store.begin() as conn:
+                    status = postpone_job(conn, job, str(exc))
+                log.warning("job %d (%s) postponed (%s): %s", job.id, job.kind, status, exc)
+        return len(claimed)
+
+    def _run(self, job: Job) -> None:
+        if job.kind == "create_copy":
+            self._create_copy(job)
+        elif job.kind == "delete_copy":
+            self._delete_copy(job)
+        else:
+            with self.store.begin() as conn:
+                finish_job(conn, job.id, "failed", f"unknown job kind {job.kind!r}")
+
+    # -- create ----------------------------------------------------------------------------------------------
+
+    def _create_copy(self, job: Job) -> None:
+        copy_id = job.payload.get("copy_id") or self._choose_and_record(job)
+        if copy_id is None:
+            return
+        with self.store.read() as conn:
+            copy = copy_by_id(conn, copy_id)
+            item = gold_item(conn, copy["item_id"]) if copy else None
+        if copy is None or item is None:
+            with self.store.begin() as conn:
+                finish_job(conn, job.id, "failed", "copy or item vanished")
+            return
+        task_id = copy["task_id"]
+        if task_id is None:
+            task_id = int(self.adapter.create_task(copy["project_id"], item["data"])["id"])
+            with self.store.begin() as conn:
+                update_copy(conn, copy_id, task_id=task_id)
+        blocked = set(copy["helper_annotation_ids"] or [])
+        for user_id in self._others(copy["annotator_id"]):
+            if user_id in blocked:
+                continue
+            self.adapter.create_annotation(task_id, result=[], completed_by=user_id, was_cancelled=True)
+            blocked.add(user_id)
+            with self.store.begin() as conn:
+                update_copy(conn, copy_id, helper_annotation_ids=sorted(blocked))
+        self.adapter.update_task(task_id, overlap=2)
+        with self.store.begin() as conn:
+            update_copy(conn, copy_id, state="live")
+            finish_job(conn, job.id, DONE)
+        log.info("gold copy %d (task %d) is waiting for annotator %d", copy_id, task_id, copy["annotator_id"])
+
+    def _choose_and_record(self, job: Job) -> int | None:
+        project_id, annotator_id = job.payload["project_id"], job.payload["annotator_id"]
+        with self.store.begin() as conn:
+            candidates = [
+                GoldCandidate(i["id"], i["classes"], _same_project_task(i, project_id), i["times_served"])
+                for i in active_items(conn, project_id)
+            ]
+            item_id = choose_gold_item(
+                candidates,
+                seen_items=items_seen(conn, project_id, annotator_id),
+                labelled_tasks=labelled_task_ids(conn, project_id, annotator_id),
+                class_accuracy={},
+                rng=self._rng,
+            )
+            if item_id is None:
+                finish_job(conn, job.id, "skipped", "no gold item left that this annotator has not seen")
+                log.warning("no eligible gold item for annotator %d in project %d", annotator_id, project_id)
+                return None
+            copy_id = record_copy(
+                conn,
+                project_id=project_id,
+                item_id=item_id,
+                annotator_id=annotator_id,
+                purpose=job.payload["purpose"],
+            )
+            conn.execute(
+                update(jobs).where(jobs.c.id == job.id).values(payload={**job.payload, "copy_id": copy_id})
+            )
+        return copy_id
+
+    def _others(self, target: int) -> list[int]:
+        """Everyone in the organization who must not be served the copy: all but target and us."""
+        me = self.service_user_id()
+        return sorted(int(u["id"]) for u in self.adapter.list_users() if int(u["id"]) not in (target, me))
+
+    # -- delete ----------------------------------------------------------------------------------------------
+
+    def _delete_copy(self, job: Job) -> None:
+        with self.store.read() as conn:
+            copy = copy_by_id(conn, job.payload["copy_id"])
+        if copy and copy["task_id"] is not None and copy["state"] != "deleted":
+            self.adapter.delete_task(copy["task_id"])
+        with self.store.begin() as conn:
+            if copy:
+                update_copy(conn, copy["id"], state="deleted", deleted_at=datetime.now(UTC))
+            finish_job(conn, job.id, DONE)
+
+
+def _same_project_task(item: dict[str, Any], project_id: int) -> int | None:
+    """The item's source task, if it is a task of this project (only then can it have been labelled)."""
+    source_project = item["source_project_id"]
+    return item["source_task_id"] if source_project in (None, project_id) else None
