@@ -7,6 +7,7 @@ overrides, ``config.example.yaml`` and the README's settings table are all check
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -124,6 +125,60 @@ SETTINGS: tuple[Setting, ...] = (
         "gold.onboarding_items", int, 5, "Gold items a new annotator gets before the normal rate.", minimum=0
     ),
     Setting("gold.quiz_items", int, 10, "Gold items in a requalification quiz.", minimum=1),
+    Setting(
+        "quality.preset",
+        str,
+        "default",
+        "Accuracy threshold preset: default (0.90), safety_critical (0.95) or nlp (0.85).",
+    ),
+    Setting(
+        "quality.threshold", float, None, "Accuracy threshold; overrides the preset when set.", minimum=0.01
+    ),
+    Setting(
+        "quality.project_presets",
+        dict,
+        {},
+        "Preset per project, e.g. {12: safety_critical}; other projects use quality.preset.",
+    ),
+    Setting(
+        "quality.min_answers",
+        int,
+        10,
+        "Gold answers needed before any decision about an annotator.",
+        minimum=1,
+    ),
+    Setting("quality.window", int, 50, "Rolling window of gold answers behind accuracy figures.", minimum=1),
+    Setting(
+        "quality.quiz_pass_mark",
+        float,
+        None,
+        "Quiz accuracy needed to pass (default: the threshold).",
+        minimum=0.01,
+    ),
+    Setting("quality.quiz_retry", bool, True, "After a failed quiz, start another (else stay flagged)."),
+    Setting(
+        "alerts.slack_webhook_url",
+        str,
+        None,
+        "Slack-compatible incoming webhook for alerts.",
+        env="LSQA_SLACK_WEBHOOK_URL",
+        secret=True,
+    ),
+    Setting("alerts.smtp_host", str, None, "SMTP server for alert e-mail (unset: no e-mail)."),
+    Setting("alerts.smtp_port", int, 587, "SMTP port.", minimum=1),
+    Setting("alerts.smtp_starttls", bool, True, "Use STARTTLS with the SMTP server."),
+    Setting("alerts.smtp_username", str, None, "SMTP login (optional)."),
+    Setting("alerts.smtp_password", str, None, "SMTP password.", env="LSQA_SMTP_PASSWORD", secret=True),
+    Setting("alerts.email_from", str, None, "Sender address of alert e-mail."),
+    Setting("alerts.email_to", list, [], "Recipients of alert e-mail."),
+    Setting(
+        "api.token",
+        str,
+        None,
+        "Bearer token for the JSON API (unset: the API answers 503).",
+        env="LSQA_API_TOKEN",
+        secret=True,
+    ),
     Setting("logging.level", str, "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
 )
 
@@ -132,6 +187,7 @@ _SECTIONS = {s.key.rsplit(".", 1)[0] for s in SETTINGS}
 _CHOICES = {
     "database.sqlite_synchronous": {"FULL", "NORMAL", "EXTRA"},
     "logging.level": {"DEBUG", "INFO", "WARNING", "ERROR"},
+    "quality.preset": {"default", "safety_critical", "nlp"},
 }
 
 
@@ -181,6 +237,8 @@ def _coerce(setting: Setting, value: Any, from_env: bool) -> Any:
     expected = setting.type
     if from_env:
         try:
+            if expected is list:
+                return [part.strip() for part in value.split(",") if part.strip()]
             if expected is bool:
                 lowered = value.strip().lower()
                 if lowered not in {"1", "0", "true", "false", "yes", "no"}:
@@ -207,6 +265,14 @@ def _check(setting: Setting, value: Any) -> None:
     choices = _CHOICES.get(setting.key)
     if choices and value not in choices:
         raise ConfigError(f"{setting.key}: must be one of {', '.join(sorted(choices))}")
+    if setting.type is list and not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{setting.key}: expected a list of strings")
+    if setting.key == "quality.project_presets":
+        for project, preset in value.items():
+            if not isinstance(project, int) or preset not in _CHOICES["quality.preset"]:
+                raise ConfigError(
+                    f"{setting.key}: expected project id: preset pairs, got {project!r}: {preset!r}"
+                )
     if setting.key == "webhook.secret" and len(value) < 16:
         raise ConfigError("webhook.secret: must be at least 16 characters")
     if setting.key == "webhook.header" and not value.replace("-", "").replace("_", "").isalnum():
@@ -239,7 +305,7 @@ def load_settings(path: str | os.PathLike[str] | None, env: Mapping[str, str] | 
         if setting.env and env.get(setting.env):
             value = _coerce(setting, env[setting.env], from_env=True)
         if value is None:
-            value = setting.default
+            value = copy.copy(setting.default)  # never hand out the registry's own list or dict
         _check(setting, value)
         values[setting.key] = value
     return Settings(values, source=str(path) if path else None)

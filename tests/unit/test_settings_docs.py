@@ -40,8 +40,9 @@ def test_readme_settings_table_matches_the_registry():
 
 
 def flatten(tree, prefix=""):
+    leaves = {s.key for s in SETTINGS}
     for key, value in tree.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and f"{prefix}{key}" not in leaves:
             yield from flatten(value, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}", value
