@@ -8,14 +8,20 @@ fails because Label Studio is down or slow stays pending and is retried with bac
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from plugin.store import Store
 from plugin.store.dialect import insert
 from plugin.store.schema import jobs
+
+log = logging.getLogger(__name__)
+RUNNING_LEASE = timedelta(minutes=10)
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 BACKOFF_SECONDS = (2, 5, 15, 30, 60, 120, 300)
@@ -98,3 +104,35 @@ def pending_jobs(conn: Connection, kind: str, key_prefix: str) -> int:
         jobs.c.kind == kind, jobs.c.status == PENDING, jobs.c.dedupe_key.startswith(key_prefix)
     )
     return len(conn.execute(query).all())
+
+
+class RetryLater(Exception):
+    """A job's outside call failed in a way worth retrying (Label Studio down or slow, ...)."""
+
+
+def run_due_jobs(store: Store, handlers: Mapping[str, Callable[[Job], None]], limit: int = 20) -> int:
+    """Run the jobs that are due, each by the handler of its kind; returns how many were claimed.
+
+    A handler finishes its job itself (``finish_job``) in the transaction that records the outcome;
+    raising :class:`RetryLater` postpones it with back-off. Claiming pushes ``run_after`` past a
+    lease, so another worker does not take the job meanwhile, and a crashed run is retried.
+    """
+    with store.begin() as conn:
+        claimed = due_jobs(conn, limit)
+        for job in claimed:
+            conn.execute(
+                update(jobs).where(jobs.c.id == job.id).values(run_after=datetime.now(UTC) + RUNNING_LEASE)
+            )
+    for job in claimed:
+        handler = handlers.get(job.kind)
+        if handler is None:
+            with store.begin() as conn:
+                finish_job(conn, job.id, FAILED, f"no handler for job kind {job.kind!r}")
+            continue
+        try:
+            handler(job)
+        except RetryLater as exc:
+            with store.begin() as conn:
+                status = postpone_job(conn, job, str(exc))
+            log.warning("job %d (%s) postponed (%s): %s", job.id, job.kind, status, exc)
+    return len(claimed)

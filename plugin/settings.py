@@ -309,3 +309,35 @@ def load_settings(path: str | os.PathLike[str] | None, env: Mapping[str, str] | 
         _check(setting, value)
         values[setting.key] = value
     return Settings(values, source=str(path) if path else None)
+
+
+def review_settings(settings: Settings) -> Any:
+    """The requalification settings, as the gold engine takes them."""
+    from plugin.gold.review import ReviewSettings
+
+    return ReviewSettings(
+        default_preset=settings["quality.preset"],
+        threshold=settings["quality.threshold"],
+        project_presets=tuple(sorted(settings["quality.project_presets"].items())),
+        min_answers=settings["quality.min_answers"],
+        window=settings["quality.window"],
+        quiz_items=settings["gold.quiz_items"],
+        quiz_pass_mark=settings["quality.quiz_pass_mark"],
+        quiz_retry=settings["quality.quiz_retry"],
+    )
+
+
+def alert_settings(settings: Settings) -> Any:
+    """Where alerts go, as plugin.alerts takes it."""
+    from plugin.alerts import AlertSettings
+
+    return AlertSettings(
+        slack_webhook_url=settings["alerts.slack_webhook_url"],
+        smtp_host=settings["alerts.smtp_host"],
+        smtp_port=settings["alerts.smtp_port"],
+        smtp_starttls=settings["alerts.smtp_starttls"],
+        smtp_username=settings["alerts.smtp_username"],
+        smtp_password=settings["alerts.smtp_password"],
+        email_from=settings["alerts.email_from"],
+        email_to=tuple(settings["alerts.email_to"]),
+    )

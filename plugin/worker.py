@@ -9,21 +9,24 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from plugin.alerts import Alert, deliver_alert
 from plugin.events import EventError, parse_event
 from plugin.gold.engine import GoldContext, react_to_event
 from plugin.gold.injector import GoldInjector
 from plugin.gold.schedule import GoldPlan
+from plugin.jobs import Job, finish_job, run_due_jobs
 from plugin.records import Changes
-from plugin.settings import Settings
+from plugin.settings import Settings, alert_settings, review_settings
 from plugin.store import Store, StoreError
 from plugin.store.domain import apply_batch, event_seq
 from plugin.store.inbox import ClaimedEvent, claim_pending, mark_done, peek_pending, record_failure
-from plugin.store.schema import projects
+from plugin.store.schema import alerts, projects
 
 if TYPE_CHECKING:
     from plugin.labelstudio import LabelStudioAdapter
@@ -55,8 +58,13 @@ class Worker:
             quiz_items=settings["gold.quiz_items"],
         )
         # The webhook secret keys the schedule's jitter: annotators never see it.
-        self.gold = GoldContext(plan=plan, salt=settings["webhook.secret"])
+        self.gold = GoldContext(plan=plan, salt=settings["webhook.secret"], review=review_settings(settings))
         self.injector = GoldInjector(store, self._adapter_factory) if settings["gold.enabled"] else None
+        self.alert_settings = alert_settings(settings)
+        self.job_handlers = {
+            "send_alert": self._send_alert,
+            **(self.injector.handlers() if self.injector else {}),
+        }
 
     def _default_adapter(self) -> LabelStudioAdapter:
         from plugin.labelstudio import LabelStudioAdapter  # the SDK is heavy to import; only when needed
@@ -142,6 +150,19 @@ class Worker:
         )
         log.warning("event %d (%s) failed: %s; now %s", event.id, event.action, type(exc).__name__, status)
 
+    def _send_alert(self, job: Job) -> None:
+        with self.store.read() as conn:
+            row = conn.execute(select(alerts).where(alerts.c.id == job.payload["alert_id"])).mappings().one()
+        details = dict(row["details"])
+        alert = Alert(
+            row["kind"], row["severity"], row["project_id"], row["title"], details.pop("text", ""), details
+        )
+        record = deliver_alert(alert, self.alert_settings)
+        with self.store.begin() as conn:
+            delivered = [asdict(d) for d in record.deliveries]
+            conn.execute(update(alerts).where(alerts.c.id == row["id"]).values(delivered=delivered))
+            finish_job(conn, job.id)
+
     def drain(self) -> int:
         total = 0
         while (n := self.process_batch()) > 0:
@@ -177,8 +198,7 @@ class Worker:
         while not stop.is_set():
             try:
                 busy = self.process_batch() > 0
-                if self.injector is not None:
-                    busy = self.injector.run_due_jobs() > 0 or busy
+                busy = run_due_jobs(self.store, self.job_handlers) > 0 or busy
                 if interval and time.monotonic() >= next_sync:
                     failures = 0 if self.sync_connected() else failures + 1
                     delay = (

@@ -22,6 +22,7 @@ from plugin.gold.ledger import (
     update_annotator_state,
     update_copy,
 )
+from plugin.gold.review import ReviewSettings, review_annotator
 from plugin.gold.schedule import GoldPlan, is_gold_due
 from plugin.jobs import count_jobs, enqueue_job, pending_jobs
 from plugin.labelconfig import parse_label_config
@@ -38,6 +39,7 @@ class GoldContext:
     salt: str = ""
     service_user_id: int | None = None  # our own account: what it does is never anyone's work
     scoring: ScoringSettings | None = None
+    review: ReviewSettings = field(default_factory=ReviewSettings)
 
 
 def react_to_event(conn: Connection, action: str, changes: Changes, ctx: GoldContext) -> None:
@@ -112,11 +114,16 @@ def _on_copy_annotation(
     purpose = (
         copy.purpose if is_target else "stray"
     )  # a copy that reached someone else still tells us something
-    if not record_answer(conn, copy, annotation, verdict, purpose) or not is_target:
+    if not record_answer(conn, copy, annotation, verdict, purpose):
+        return
+    if not is_target:
+        review_annotator(conn, copy.project_id, annotation.annotator_id, purpose, ctx.review)  # type: ignore[arg-type]
         return
     update_copy(conn, copy.id, state="answered", answered_at=annotation.created_at)
     enqueue_job(conn, "delete_copy", f"delete:{copy.id}", {"copy_id": copy.id}, project_id=copy.project_id)
     _count_down(conn, copy, ctx)
+    if copy.purpose != "onboarding":
+        review_annotator(conn, copy.project_id, copy.annotator_id, copy.purpose, ctx.review)
     schedule_next_gold(conn, copy.project_id, copy.annotator_id, ctx)
 
 

@@ -16,7 +16,7 @@ next, so a job interrupted by an outage resumes where it stopped.
 import logging
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
@@ -31,7 +31,7 @@ from plugin.gold.ledger import (
     record_copy,
     update_copy,
 )
-from plugin.jobs import DONE, Job, due_jobs, finish_job, postpone_job
+from plugin.jobs import DONE, Job, RetryLater, finish_job
 from plugin.store import Store
 from plugin.store.schema import jobs
 
@@ -39,8 +39,6 @@ if TYPE_CHECKING:
     from plugin.labelstudio import LabelStudioAdapter
 
 log = logging.getLogger(__name__)
-
-RUNNING_LEASE = timedelta(minutes=10)
 
 
 class GoldInjector:
@@ -64,36 +62,23 @@ class GoldInjector:
             self._service_user_id = int(self.adapter.whoami()["id"])
         return self._service_user_id
 
-    def run_due_jobs(self, limit: int = 20) -> int:
-        """Run the jobs that are due; a job Label Studio cannot take now is retried later."""
-        from plugin.labelstudio import LabelStudioError
+    def handlers(self) -> dict[str, Callable[[Job], None]]:
+        return {
+            "create_copy": self._retrying(self._create_copy),
+            "delete_copy": self._retrying(self._delete_copy),
+        }
 
-        with self.store.begin() as conn:
-            claimed = due_jobs(conn, limit)
-            # Claimed by pushing them into the future; finishing or postponing sets the real state.
-            for job in claimed:
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id == job.id)
-                    .values(run_after=datetime.now(UTC) + RUNNING_LEASE)
-                )
-        for job in claimed:
+    @staticmethod
+    def _retrying(run: Callable[[Job], None]) -> Callable[[Job], None]:
+        def handler(job: Job) -> None:
+            from plugin.labelstudio import LabelStudioError
+
             try:
-                self._run(job)
+                run(job)
             except LabelStudioError as exc:
-                with self.store.begin() as conn:
-                    status = postpone_job(conn, job, str(exc))
-                log.warning("job %d (%s) postponed (%s): %s", job.id, job.kind, status, exc)
-        return len(claimed)
+                raise RetryLater(str(exc)) from exc
 
-    def _run(self, job: Job) -> None:
-        if job.kind == "create_copy":
-            self._create_copy(job)
-        elif job.kind == "delete_copy":
-            self._delete_copy(job)
-        else:
-            with self.store.begin() as conn:
-                finish_job(conn, job.id, "failed", f"unknown job kind {job.kind!r}")
+        return handler
 
     # -- create ----------------------------------------------------------------------------------------------
 
