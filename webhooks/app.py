@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from plugin.settings import Settings
 from plugin.store import Store
 from plugin.store.writer import InboxWriter
+from webhooks.api import api
 from webhooks.health import health
 from webhooks.receiver import receiver
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
     app.extensions["lsqa"] = {"settings": settings, "store": store, "writer": InboxWriter(store)}
     app.register_blueprint(receiver)
     app.register_blueprint(health)
+    app.register_blueprint(api)
     _register_error_handlers(app)
     return app
 

@@ -33,6 +33,8 @@ from plugin.gold.ledger import (
 )
 from plugin.jobs import DONE, Job, RetryLater, finish_job
 from plugin.store import Store
+from plugin.store.domain import delete_tasks, sync_seq
+from plugin.store.inbox import max_event_id
 from plugin.store.schema import jobs
 
 if TYPE_CHECKING:
@@ -157,6 +159,10 @@ class GoldInjector:
         with self.store.begin() as conn:
             if copy:
                 update_copy(conn, copy["id"], state="deleted", deleted_at=datetime.now(UTC))
+                if copy["task_id"] is not None:
+                    # What Label Studio's TASKS_DELETED will say too; not waiting for it keeps the
+                    # copy's answer out of the annotator's regular work even if that event is lost.
+                    delete_tasks(conn, [copy["task_id"]], sync_seq(max_event_id(conn)))
             finish_job(conn, job.id, DONE)
 
 

@@ -1,0 +1,255 @@
+"""The gold engine end to end on both store engines, with a fake of the Label Studio adapter."""
+
+import itertools
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from eventfactory import annotation_event
+from sqlalchemy import select
+
+from plugin.jobs import run_due_jobs
+from plugin.settings import load_settings
+from plugin.store.inbox import InboxEvent, append_events
+from plugin.store.schema import (
+    alerts,
+    annotator_states,
+    flags,
+    gold_answers,
+    gold_copies,
+    gold_items,
+    jobs,
+    projects,
+)
+from plugin.worker import Worker
+from webhooks.app import create_app
+
+LABEL_CONFIG = """<View><Text name="text" value="$text"/>
+<Choices name="label" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>"""
+SERVICE, GOOD, BAD = 1, 2, 3
+API_TOKEN = "api-token-0123456789"
+
+
+class FakeLabelStudio:
+    """Records what the injector asks of Label Studio; hands out ids like it would."""
+
+    def __init__(self) -> None:
+        self.ids = itertools.count(10_000)
+        self.tasks: dict[int, dict] = {}
+        self.helper_skips: list[tuple[int, int]] = []
+        self.deleted: list[int] = []
+        self.down = False
+
+    def _check(self) -> None:
+        if self.down:
+            from plugin.labelstudio import LabelStudioError
+
+            raise LabelStudioError("cannot reach Label Studio (fake outage)")
+
+    def whoami(self):
+        return {"id": SERVICE}
+
+    def list_users(self):
+        return [{"id": i} for i in (SERVICE, GOOD, BAD)]
+
+    def create_task(self, project_id, data):
+        self._check()
+        task_id = next(self.ids)
+        self.tasks[task_id] = {"project": project_id, "data": data, "overlap": 1}
+        return {"id": task_id}
+
+    def create_annotation(self, task_id, *, result, completed_by=None, was_cancelled=False, lead_time=None):
+        self._check()
+        self.helper_skips.append((task_id, completed_by))
+        return {"id": next(self.ids)}
+
+    def update_task(self, task_id, **fields):
+        self._check()
+        self.tasks[task_id].update(fields)
+        return self.tasks[task_id]
+
+    def delete_task(self, task_id):
+        self._check()
+        self.deleted.append(task_id)
+        return True
+
+
+@pytest.fixture
+def settings(store_url, tmp_path):
+    config = tmp_path / "lsqa.yaml"
+    config.write_text(
+        "gold:\n  rate: 0.1\n  onboarding_items: 2\n  quiz_items: 5\napi:\n  token: " + API_TOKEN + "\n"
+    )
+    env = {
+        "LABEL_STUDIO_URL": "http://127.0.0.1:1",
+        "LABEL_STUDIO_API_KEY": "k",
+        "LSQA_WEBHOOK_SECRET": "x" * 16,
+        "LSQA_DATABASE_URL": store_url,
+    }
+    return load_settings(config, env=env)
+
+
+@pytest.fixture
+def project(store):
+    now = datetime.now(UTC)
+    with store.begin() as conn:
+        conn.execute(
+            projects.insert().values(id=1, title="p", label_config=LABEL_CONFIG, connected=True, seq=0)
+        )
+        for i in range(40):
+            conn.execute(
+                gold_items.insert().values(
+                    project_id=1,
+                    data={"text": f"gold {i}"},
+                    expert_result=choice("pos" if i % 2 else "neg"),
+                    classes=["pos" if i % 2 else "neg"],
+                    origin="cli",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    return 1
+
+
+def choice(value):
+    return [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [value]}}]
+
+
+class Simulation:
+    def __init__(self, store, settings):
+        self.store, self.fake = store, FakeLabelStudio()
+        self.worker = Worker(store, settings, adapter_factory=lambda: self.fake)
+        self.annotation_ids = itertools.count(1)
+        self.clock = datetime(2026, 1, 1, tzinfo=UTC)
+        self.keys = itertools.count()
+
+    def send(self, body):
+        body["annotation"]["created_at"] = self.clock.isoformat()
+        self.clock += timedelta(minutes=1)
+        with self.store.begin() as conn:
+            append_events(conn, [InboxEvent(f"k{next(self.keys)}", body["action"], 1, json.dumps(body))])
+        self.worker.drain()
+        while run_due_jobs(self.store, self.worker.job_handlers):
+            self.worker.drain()
+
+    def label(self, user, task_id, value, cancelled=False):
+        body = annotation_event(next(self.annotation_ids), task_id, user, choice=value, cancelled=cancelled)
+        body["annotation"]["result"] = [] if cancelled else choice(value)
+        self.send(body)
+
+    def copy_waiting_for(self, user):
+        with self.store.read() as conn:
+            row = conn.execute(
+                select(gold_copies.c.task_id, gold_copies.c.item_id).where(
+                    gold_copies.c.annotator_id == user, gold_copies.c.state == "live"
+                )
+            ).first()
+        return row
+
+    def answer_gold(self, user, wrong_rate, rng):
+        row = self.copy_waiting_for(user)
+        if row is None:
+            return False
+        with self.store.read() as conn:
+            expert = conn.execute(
+                select(gold_items.c.expert_result).where(gold_items.c.id == row.item_id)
+            ).scalar_one()
+        right = expert[0]["value"]["choices"][0]
+        other = "neg" if right == "pos" else "pos"
+        for helper in {GOOD, BAD} - {user}:  # the helper skips Label Studio reports back to us
+            self.label(helper, row.task_id, "pos", cancelled=True)
+        self.label(user, row.task_id, other if rng.random() < wrong_rate else right)
+        return True
+
+
+def run(sim, tasks_per_user=150):
+    wrong = {GOOD: 0.0, BAD: 0.6}
+    rng = random.Random(3)
+    task_ids = itertools.count(1)
+    for _ in range(tasks_per_user):
+        for user in (GOOD, BAD):
+            sim.answer_gold(user, wrong[user], rng)
+            sim.label(user, next(task_ids), "pos")
+    for user in (GOOD, BAD):
+        while sim.answer_gold(user, wrong[user], rng):
+            pass
+
+
+def test_gold_engine_onboards_schedules_scores_and_flags(store, settings, project):
+    sim = Simulation(store, settings)
+    run(sim)
+    with store.read() as conn:
+        answers = conn.execute(select(gold_answers)).mappings().all()
+        states = {r.annotator_id: r for r in conn.execute(select(annotator_states))}
+        open_flags = conn.execute(select(flags.c.annotator_id, flags.c.decline_started_at)).all()
+        alert_rows = conn.execute(select(alerts.c.kind, alerts.c.delivered)).all()
+        copies = conn.execute(select(gold_copies)).mappings().all()
+        pending = conn.execute(select(jobs.c.id).where(jobs.c.status == "pending")).all()
+    by_user = {u: [a for a in answers if a["annotator_id"] == u] for u in (GOOD, BAD)}
+    assert [a["purpose"] for a in by_user[GOOD][:2]] == ["onboarding", "onboarding"]
+    regular_good = sum(a["purpose"] == "regular" for a in by_user[GOOD])
+    assert abs(regular_good - 0.1 * 150) <= 1
+    assert all(a["passed"] for a in by_user[GOOD])
+    assert [u for u, _ in open_flags] == [BAD] and open_flags[0][1] is not None
+    assert states[BAD].status == "requalifying" and states[GOOD].status == "ok"
+    assert any(a["purpose"] == "quiz" for a in by_user[BAD])
+    assert (
+        "annotator_flagged",
+        [{"channel": "log", "target": "plugin.alerts", "delivered": True, "error": None}],
+    ) in [(k, d) for k, d in alert_rows]
+    assert all(c["state"] == "deleted" for c in copies) and not pending
+    assert sorted(sim.fake.deleted) == sorted(c["task_id"] for c in copies)
+    for copy in copies:  # everyone but the target and our service account was kept away from it
+        blocked = {u for t, u in sim.fake.helper_skips if t == copy["task_id"]}
+        assert blocked == {GOOD, BAD} - {copy["annotator_id"]}
+        assert sim.fake.tasks[copy["task_id"]]["overlap"] == 2
+    for user in (GOOD, BAD):
+        items = [c["item_id"] for c in copies if c["annotator_id"] == user]
+        assert len(items) == len(set(items))
+
+
+def test_gold_copies_wait_out_an_outage(store, settings, project):
+    sim = Simulation(store, settings)
+    sim.fake.down = True
+    sim.label(GOOD, 1, "pos")  # first sight of GOOD: an onboarding copy is due, Label Studio is down
+    with store.read() as conn:
+        job = conn.execute(select(jobs.c.status, jobs.c.attempts)).one()
+    assert job == ("pending", 1)
+    sim.fake.down = False
+    with store.begin() as conn:  # skip the back-off wait
+        conn.execute(jobs.update().values(run_after=datetime.now(UTC)))
+    run_due_jobs(store, sim.worker.job_handlers)
+    assert sim.copy_waiting_for(GOOD) is not None
+
+
+def test_annotators_api_requires_the_token_and_reports_figures(store, settings, project):
+    sim = Simulation(store, settings)
+    run(sim)
+    client = create_app(settings, store=store).test_client()
+    assert client.get("/api/v1/projects/1/annotators").status_code == 401
+    wrong = client.get("/api/v1/projects/1/annotators", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and "WWW-Authenticate" in wrong.headers
+    ok = client.get("/api/v1/projects/1/annotators", headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert ok.status_code == 200
+    people = {p["id"]: p for p in ok.get_json()["annotators"]}
+    assert set(people) == {GOOD, BAD}
+    assert people[GOOD]["status"] == "ok" and people[GOOD]["accuracy"]["accuracy"] == 1.0
+    assert people[BAD]["status"] == "requalifying" and people[BAD]["flag"]["decline_started_at"]
+    assert 0.05 <= people[GOOD]["gold_share"] <= 0.15
+    assert set(people[GOOD]["per_class"]) <= {"pos", "neg"}
+    assert "expert_result" not in json.dumps(ok.get_json()) and "gold 1" not in json.dumps(ok.get_json())
+    missing = client.get("/api/v1/projects/99/annotators", headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert missing.status_code == 404
+
+
+def test_annotators_api_is_off_without_a_token(store, store_url):
+    env = {
+        "LABEL_STUDIO_URL": "http://x",
+        "LABEL_STUDIO_API_KEY": "k",
+        "LSQA_WEBHOOK_SECRET": "x" * 16,
+        "LSQA_DATABASE_URL": store_url,
+    }
+    client = create_app(load_settings(None, env=env), store=store).test_client()
+    response = client.get("/api/v1/projects/1/annotators", headers={"Authorization": "Bearer "})
+    assert response.status_code == 503

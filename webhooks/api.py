@@ -1,0 +1,46 @@
+"""The JSON API (``/api/v1``): read-only QA figures, behind a bearer token.
+
+Gold answers (the expert results) never leave the store through it: only scores and statuses.
+"""
+
+import hmac
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import select
+
+from plugin.gold.summary import annotator_ids, annotator_summary
+from plugin.settings import review_settings
+from plugin.store.schema import projects
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def require_token(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        token = current_app.extensions["lsqa"]["settings"]["api.token"]
+        if not token:
+            return jsonify(error="the API is off: set api.token (or $LSQA_API_TOKEN)"), 503
+        scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(supplied.strip().encode(), token.encode()):
+            response = jsonify(error="missing or wrong bearer token")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="lsqa"'
+            return response, 401
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+@api.get("/projects/<int:project_id>/annotators")
+@require_token
+def list_annotators(project_id: int):  # type: ignore[no-untyped-def]
+    lsqa = current_app.extensions["lsqa"]
+    review = review_settings(lsqa["settings"])
+    with lsqa["store"].read() as conn:
+        if conn.execute(select(projects.c.id).where(projects.c.id == project_id)).first() is None:
+            return jsonify(error=f"project {project_id} is not known here: run lsqa connect"), 404
+        people = [annotator_summary(conn, project_id, a, review) for a in annotator_ids(conn, project_id)]
+    return jsonify(project_id=project_id, annotators=people)
