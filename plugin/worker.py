@@ -127,7 +127,7 @@ class Worker:
 
     def _react(self, conn: Connection, event: ClaimedEvent, changes: Changes) -> None:
         if self.injector is not None:
-            react_to_event(conn, event.action, changes, self.gold)
+            react_to_event(conn, event.action, changes, self.gold, event.id)
 
     def _apply_one_by_one(
         self, conn: Connection, events: list[ClaimedEvent], parsed: dict[int, Changes | Exception]

@@ -42,7 +42,15 @@ class GoldContext:
     review: ReviewSettings = field(default_factory=ReviewSettings)
 
 
-def react_to_event(conn: Connection, action: str, changes: Changes, ctx: GoldContext) -> None:
+def react_to_event(
+    conn: Connection, action: str, changes: Changes, ctx: GoldContext, event_id: int = 0
+) -> None:
+    if action == "PROJECT_UPDATED":
+        for project in changes.projects:
+            if _needs_repair(project.settings) and _gold_active(conn, project.id):
+                key = f"repair:{project.id}:{event_id}"
+                enqueue_job(conn, "repair_project", key, {"project_id": project.id}, project_id=project.id)
+        return
     if action not in CREATED_ACTIONS:
         return
     for annotation in changes.annotations:
@@ -53,6 +61,11 @@ def react_to_event(conn: Connection, action: str, changes: Changes, ctx: GoldCon
             _on_copy_annotation(conn, copy, annotation, ctx)
         elif not annotation.was_cancelled and _gold_active(conn, annotation.project_id):
             schedule_next_gold(conn, annotation.project_id, annotation.annotator_id, ctx)  # type: ignore[arg-type]
+
+
+def _needs_repair(settings: dict[str, Any]) -> bool:
+    """An admin turned off what serving copies relies on, or changed overlap (which rewrites theirs)."""
+    return settings.get("show_overlap_first") is False or "maximum_annotations" in settings
 
 
 def _gold_active(conn: Connection, project_id: int) -> bool:

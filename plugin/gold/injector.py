@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
+from plugin.alerts import Alert
 from plugin.gold.choose import GoldCandidate, choose_gold_item
 from plugin.gold.ledger import (
     active_items,
@@ -28,9 +29,11 @@ from plugin.gold.ledger import (
     gold_item,
     items_seen,
     labelled_task_ids,
+    live_copies,
     record_copy,
     update_copy,
 )
+from plugin.gold.review import raise_alert
 from plugin.jobs import DONE, Job, RetryLater, finish_job
 from plugin.store import Store
 from plugin.store.domain import delete_tasks, sync_seq
@@ -68,6 +71,7 @@ class GoldInjector:
         return {
             "create_copy": self._retrying(self._create_copy),
             "delete_copy": self._retrying(self._delete_copy),
+            "repair_project": self._retrying(self._repair_project),
         }
 
     @staticmethod
@@ -148,6 +152,36 @@ class GoldInjector:
         """Everyone in the organization who must not be served the copy: all but target and us."""
         me = self.service_user_id()
         return sorted(int(u["id"]) for u in self.adapter.list_users() if int(u["id"]) not in (target, me))
+
+    # -- repair ----------------------------------------------------------------------------------------------
+
+    def _repair_project(self, job: Job) -> None:
+        """Put back what copies rely on after an admin changed the project (PROJECT_UPDATED)."""
+        project_id = job.payload["project_id"]
+        project = self.adapter.get_project(project_id)
+        repaired = []
+        if not project.get("show_overlap_first"):
+            self.adapter.update_project(project_id, show_overlap_first=True)
+            repaired.append("show_overlap_first")
+        with self.store.read() as conn:
+            copies = live_copies(conn, project_id)
+        for copy in copies:
+            if copy.task_id is not None and copy.state == "live":
+                self.adapter.update_task(copy.task_id, overlap=2)  # a new maximum_annotations rewrites it
+        with self.store.begin() as conn:
+            if repaired:
+                raise_alert(
+                    conn,
+                    Alert(
+                        kind="settings_repaired",
+                        severity="warning",
+                        project_id=project_id,
+                        title=f"Project {project_id}: hidden gold settings restored",
+                        text="show_overlap_first (it serves hidden gold copies) was off; it is on again.",
+                        details={"restored": ", ".join(repaired)},
+                    ),
+                )
+            finish_job(conn, job.id, DONE)
 
     # -- delete ----------------------------------------------------------------------------------------------
 

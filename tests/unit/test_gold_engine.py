@@ -253,3 +253,20 @@ def test_annotators_api_is_off_without_a_token(store, store_url):
     client = create_app(load_settings(None, env=env), store=store).test_client()
     response = client.get("/api/v1/projects/1/annotators", headers={"Authorization": "Bearer "})
     assert response.status_code == 503
+
+
+def test_turning_off_show_overlap_first_is_repaired_and_reported(store, settings, project):
+    sim = Simulation(store, settings)
+    project_state = {"show_overlap_first": False, "id": 1}
+    sim.fake.get_project = lambda pid: dict(project_state)
+    sim.fake.update_project = lambda pid, **fields: project_state.update(fields) or dict(project_state)
+    body = {"action": "PROJECT_UPDATED", "project": {"id": 1, "title": "p", "show_overlap_first": False}}
+    with store.begin() as conn:
+        append_events(conn, [InboxEvent("project-updated", "PROJECT_UPDATED", 1, json.dumps(body))])
+    sim.worker.drain()
+    run_due_jobs(store, sim.worker.job_handlers)
+    run_due_jobs(store, sim.worker.job_handlers)  # the alert it raised
+    assert project_state["show_overlap_first"] is True
+    with store.read() as conn:
+        kinds = conn.execute(select(alerts.c.kind, alerts.c.delivered)).all()
+    assert [k for k, _ in kinds] == ["settings_repaired"] and kinds[0][1]
