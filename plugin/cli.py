@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from plugin.gold import GoldError
+from plugin.gold.cli import add_gold_commands
 from plugin.logs import configure_logging
 from plugin.settings import ConfigError, Settings, load_settings
 from plugin.store import Store, StoreError
@@ -122,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--json", action="store_true", help="machine-readable output")
         if name == "connect":
             command.add_argument("--no-sync", action="store_true", help="skip the initial sync")
+    add_gold_commands(sub, _store)
     return parser
 
 
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings["logging.level"])
     try:
         return args.func(settings, args)
-    except StoreError as exc:
+    except (StoreError, GoldError) as exc:
         print(f"lsqa: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:
