@@ -155,7 +155,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Quiz accuracy needed to pass (default: the threshold).",
         minimum=0.01,
     ),
-    Setting("quality.quiz_retry", bool, True, "After a failed quiz, start another (else stay flagged)."),
+    Setting(
+        "quality.quiz_retries",
+        int,
+        2,
+        "Further quizzes after a failed one; then the annotator stays flagged for a person to decide.",
+        minimum=0,
+    ),
     Setting(
         "alerts.slack_webhook_url",
         str,
@@ -323,7 +329,7 @@ def review_settings(settings: Settings) -> Any:
         window=settings["quality.window"],
         quiz_items=settings["gold.quiz_items"],
         quiz_pass_mark=settings["quality.quiz_pass_mark"],
-        quiz_retry=settings["quality.quiz_retry"],
+        quiz_retries=settings["quality.quiz_retries"],
     )
 
 

@@ -14,6 +14,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-secret-0123456789"
+API_TOKEN = "test-api-token-0123456789"
 
 
 def free_port() -> int:
@@ -43,6 +44,7 @@ class ServiceProcess:
         self.config.write_text(
             f"label_studio:\n  url: {label_studio_url}\n  api_key: {api_key}\n"
             f"webhook:\n  secret: {SECRET}\n"
+            f"api:\n  token: {API_TOKEN}\n"
             f"database:\n  url: {database_url}\n"
             f"server:\n  port: {self.port}\n" + extra
         )

@@ -28,9 +28,11 @@ from plugin.jobs import count_jobs, enqueue_job, pending_jobs
 from plugin.labelconfig import parse_label_config
 from plugin.records import AnnotationRecord, Changes
 from plugin.scoring import ScoringSettings, score_task
+from plugin.store.gold import record_ground_truth
 from plugin.store.schema import gold_copies, gold_items, projects
 
 CREATED_ACTIONS = ("ANNOTATION_CREATED", "ANNOTATIONS_CREATED")
+ANNOTATION_ACTIONS = (*CREATED_ACTIONS, "ANNOTATION_UPDATED")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ def react_to_event(
                 key = f"repair:{project.id}:{event_id}"
                 enqueue_job(conn, "repair_project", key, {"project_id": project.id}, project_id=project.id)
         return
+    if action in ANNOTATION_ACTIONS:
+        _follow_ground_truth(conn, changes)
     if action not in CREATED_ACTIONS:
         return
     for annotation in changes.annotations:
@@ -63,16 +67,29 @@ def react_to_event(
             schedule_next_gold(conn, annotation.project_id, annotation.annotator_id, ctx)  # type: ignore[arg-type]
 
 
+def _follow_ground_truth(conn: Connection, changes: Changes) -> None:
+    """Ground truth set (or unset) on a real task of a connected project keeps the library current."""
+    tasks = {t.id: t for t in changes.tasks}
+    for annotation in changes.annotations:
+        project_id = annotation.project_id
+        if project_id is None or not _connected(conn, project_id):
+            continue
+        if live_copy_for_task(conn, annotation.task_id) is None:
+            record_ground_truth(conn, project_id, tasks.get(annotation.task_id or -1), annotation)
+
+
+def _connected(conn: Connection, project_id: int) -> bool:
+    query = select(projects.c.connected).where(projects.c.id == project_id)
+    return bool(conn.execute(query).scalar_one_or_none())
+
+
 def _needs_repair(settings: dict[str, Any]) -> bool:
     """An admin turned off what serving copies relies on, or changed overlap (which rewrites theirs)."""
     return settings.get("show_overlap_first") is False or "maximum_annotations" in settings
 
 
 def _gold_active(conn: Connection, project_id: int) -> bool:
-    connected = conn.execute(
-        select(projects.c.connected).where(projects.c.id == project_id)
-    ).scalar_one_or_none()
-    if not connected:
+    if not _connected(conn, project_id):
         return False
     query = select(gold_items.c.id).where(
         gold_items.c.project_id == project_id, gold_items.c.retired_at.is_(None)
@@ -86,21 +103,35 @@ def schedule_next_gold(conn: Connection, project_id: int, annotator_id: int, ctx
     prefix = f"copy:{project_id}:{annotator_id}:"
     if pending_jobs(conn, "create_copy", prefix) or _unanswered_copies(conn, project_id, annotator_id):
         return None  # one copy at a time: the next is decided once this one is answered
+    k = count_jobs(conn, "create_copy", prefix + "regular:")
+    done = regular_work_done(conn, project_id, annotator_id)
+    regular_due = is_gold_due(
+        done, k, ctx.plan, salt=ctx.salt, project_id=project_id, annotator_id=annotator_id
+    )
     if state["onboarding_left"] > 0:
         purpose = "onboarding"
+    elif regular_due:  # Community cannot pause anyone: real work, and its gold, go on during a quiz
+        purpose = "regular"
     elif state["quiz_left"] > 0:
         purpose = "quiz"
     else:
-        k = count_jobs(conn, "create_copy", prefix + "regular:")
-        done = regular_work_done(conn, project_id, annotator_id)
-        due = is_gold_due(done, k, ctx.plan, salt=ctx.salt, project_id=project_id, annotator_id=annotator_id)
-        if not due:
-            return None
-        purpose = "regular"
+        return None
+    if not _has_unseen_item(conn, project_id, annotator_id):
+        return None  # the library is exhausted for this annotator: nothing to seed (the injector warned)
     index = count_jobs(conn, "create_copy", f"{prefix}{purpose}:")
     payload = {"project_id": project_id, "annotator_id": annotator_id, "purpose": purpose}
     enqueue_job(conn, "create_copy", f"{prefix}{purpose}:{index}", payload, project_id=project_id)
     return purpose
+
+
+def _has_unseen_item(conn: Connection, project_id: int, annotator_id: int) -> bool:
+    seen = select(gold_copies.c.item_id).where(
+        gold_copies.c.project_id == project_id, gold_copies.c.annotator_id == annotator_id
+    )
+    query = select(gold_items.c.id).where(
+        gold_items.c.project_id == project_id, gold_items.c.retired_at.is_(None), gold_items.c.id.not_in(seen)
+    )
+    return conn.execute(query.limit(1)).first() is not None
 
 
 def _unanswered_copies(conn: Connection, project_id: int, annotator_id: int) -> bool:
@@ -135,8 +166,7 @@ def _on_copy_annotation(
     update_copy(conn, copy.id, state="answered", answered_at=annotation.created_at)
     enqueue_job(conn, "delete_copy", f"delete:{copy.id}", {"copy_id": copy.id}, project_id=copy.project_id)
     _count_down(conn, copy, ctx)
-    if copy.purpose != "onboarding":
-        review_annotator(conn, copy.project_id, copy.annotator_id, copy.purpose, ctx.review)
+    review_annotator(conn, copy.project_id, copy.annotator_id, copy.purpose, ctx.review)
     schedule_next_gold(conn, copy.project_id, copy.annotator_id, ctx)
 
 

@@ -16,7 +16,8 @@ from plugin.jobs import enqueue_job
 from plugin.quality import GoldAnswer, RequalificationPolicy, decide_status, judge_quiz
 from plugin.store.schema import alerts, flags, gold_answers, users
 
-REGULAR_PURPOSES = ("regular", "stray")
+# Gold answers that count as evidence about an annotator's everyday work (quiz answers are judged apart).
+EVIDENCE_PURPOSES = ("onboarding", "regular", "stray")
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class ReviewSettings:
     window: int = 50
     quiz_items: int = 10
     quiz_pass_mark: float | None = None
-    quiz_retry: bool = True
+    quiz_retries: int = 2
 
     def policy(self, project_id: int) -> RequalificationPolicy:
         preset = dict(self.project_presets).get(project_id, self.default_preset)
@@ -119,7 +120,7 @@ def review_annotator(
         return _review_quiz(conn, project_id, annotator_id, policy, settings)
     if state.get("status") in ("requalifying", "flagged"):
         return str(state["status"])
-    answers = gold_answers_of(conn, project_id, annotator_id, REGULAR_PURPOSES)
+    answers = gold_answers_of(conn, project_id, annotator_id, EVIDENCE_PURPOSES)
     decision = decide_status(answers, policy=policy, since=last_reset(conn, project_id, annotator_id))
     if decision.status != "flagged":
         status = "onboarding" if state.get("onboarding_left") else decision.status
@@ -164,7 +165,7 @@ def _review_quiz(
         conn.execute(update(flags).where(flags.c.id == flag["id"]).values(status="cleared", cleared_at=now))
         update_annotator_state(conn, project_id, annotator_id, status="ok", quiz_left=0)
         return "ok"
-    if settings.quiz_retry:  # failed: another quiz, and the alert above is already critical
+    if attempt <= settings.quiz_retries:  # failed: another quiz; the alert above is already critical
         evidence = {**flag["evidence"], "quiz_attempt": attempt + 1, "quiz_started_at": now.isoformat()}
         conn.execute(update(flags).where(flags.c.id == flag["id"]).values(evidence=evidence))
         update_annotator_state(

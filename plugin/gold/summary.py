@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from plugin.gold.ledger import LIVE_STATES, annotator_state, regular_work_done
-from plugin.gold.review import REGULAR_PURPOSES, ReviewSettings, gold_answers_of, last_reset, open_flag
+from plugin.gold.review import EVIDENCE_PURPOSES, ReviewSettings, gold_answers_of, last_reset, open_flag
 from plugin.quality import decide_status, measure_accuracy
 from plugin.store.schema import annotations, annotator_states, gold_answers, gold_copies, users
 
@@ -35,7 +35,7 @@ def annotator_summary(
     conn: Connection, project_id: int, annotator_id: int, review: ReviewSettings
 ) -> dict[str, Any]:
     policy = review.policy(project_id)
-    answers = gold_answers_of(conn, project_id, annotator_id, REGULAR_PURPOSES)
+    answers = gold_answers_of(conn, project_id, annotator_id, EVIDENCE_PURPOSES)
     accuracy = measure_accuracy(answers, window=policy.window, confidence_level=policy.confidence_level)
     decision = decide_status(answers, policy=policy, since=last_reset(conn, project_id, annotator_id))
     state = annotator_state(conn, project_id, annotator_id) or {}

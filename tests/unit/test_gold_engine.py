@@ -270,3 +270,15 @@ def test_turning_off_show_overlap_first_is_repaired_and_reported(store, settings
     with store.read() as conn:
         kinds = conn.execute(select(alerts.c.kind, alerts.c.delivered)).all()
     assert [k for k, _ in kinds] == ["settings_repaired"] and kinds[0][1]
+
+
+def test_ground_truth_set_in_the_project_becomes_a_gold_item(store, settings, project):
+    sim = Simulation(store, settings)
+    body = annotation_event(500, 77, GOOD, action="ANNOTATION_UPDATED", choice="neg")
+    body["annotation"]["ground_truth"] = True
+    body["task"]["data"] = {"text": "a task the expert settled"}
+    sim.send(body)
+    with store.read() as conn:
+        item = conn.execute(select(gold_items).where(gold_items.c.origin == "project")).mappings().one()
+    assert item["source_task_id"] == 77 and item["data"] == {"text": "a task the expert settled"}
+    assert item["expert_result"] == choice("neg") and item["classes"] == ["neg"]
