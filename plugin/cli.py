@@ -9,7 +9,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from plugin.gold import GoldError
@@ -24,13 +25,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("lsqa")
 
 
-def _store(settings: Settings, *, derived_only: bool = False) -> Store:
+@contextmanager
+def _store(settings: Settings, *, derived_only: bool = False) -> Iterator[Store]:
+    """The migrated store, closed again when the command is done."""
     # The worker writes only what it derives from the inbox, in the same transaction that marks
     # the event done; if a power cut loses such a commit, the event is simply processed again.
     synchronous = "NORMAL" if derived_only else settings["database.sqlite_synchronous"]
     store = Store(settings["database.url"], sqlite_synchronous=synchronous)
-    store.migrate()
-    return store
+    try:
+        store.migrate()
+        yield store
+    finally:
+        store.dispose()
 
 
 def _adapter(settings: Settings) -> LabelStudioAdapter:
@@ -46,7 +52,8 @@ def _adapter(settings: Settings) -> LabelStudioAdapter:
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     from plugin.serve import serve
 
-    _store(settings).dispose()  # migrate once, before any child process starts
+    with _store(settings):  # migrate once, before any child process starts
+        pass
     return serve(settings)
 
 
@@ -57,21 +64,22 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info("worker started")
-    Worker(_store(settings, derived_only=True), settings).run(stop)
+    with _store(settings, derived_only=True) as store:
+        Worker(store, settings).run(stop)
     return 0
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
-    _store(settings).dispose()
-    print("store is at the newest schema")
+    with _store(settings):
+        print("store is at the newest schema")
     return 0
 
 
 def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
     from plugin.sync import sync_project
 
-    report = sync_project(_store(settings), _adapter(settings), args.project)
-    print(report.describe())
+    with _store(settings) as store, _adapter(settings) as adapter:
+        print(sync_project(store, adapter, args.project).describe())
     return 0
 
 
@@ -79,19 +87,18 @@ def cmd_connect(settings: Settings, args: argparse.Namespace) -> int:
     from plugin.connect import connect_project
     from plugin.sync import sync_project
 
-    store = _store(settings)
-    adapter = _adapter(settings)
-    report = connect_project(settings, store, adapter, args.project)
-    print("\n".join(report.lines))
-    if not args.no_sync:
-        print("initial sync: " + sync_project(store, adapter, args.project).describe())
+    with _store(settings) as store, _adapter(settings) as adapter:
+        report = connect_project(settings, store, adapter, args.project)
+        print("\n".join(report.lines))
+        if not args.no_sync:
+            print("initial sync: " + sync_project(store, adapter, args.project).describe())
     return 0
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     from plugin.status import format_status, project_status
 
-    with _store(settings).read() as conn:
+    with _store(settings) as store, store.read() as conn:
         status = project_status(conn, args.project)
     print(json.dumps(status, indent=2) if args.json else format_status(status))
     return 0

@@ -6,8 +6,8 @@ store, and a listing is the kind of thing that ends up pasted in a chat.
 
 import argparse
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ from plugin.store import Store
 from plugin.store.gold import GoldItem, add_gold_items, list_gold_items, retire_gold_item
 from plugin.store.schema import projects
 
-StoreFactory = Callable[[Settings], Store]
+# Gives a migrated store for the command and closes it afterwards.
+StoreFactory = Callable[[Settings], AbstractContextManager[Store]]
 Handler = Callable[[Settings, argparse.Namespace, StoreFactory], int]
 
 
@@ -57,7 +58,7 @@ def add_gold_commands(subparsers: Any, store_factory: StoreFactory) -> None:
 
 def _import(settings: Settings, args: argparse.Namespace, store_factory: StoreFactory) -> int:
     text = _read(args.file, "export")
-    with _opened(store_factory, settings) as store:
+    with store_factory(settings) as store:
         config: LabelConfig | None
         if args.label_config:
             config = _config_from_file(args.label_config)
@@ -76,7 +77,7 @@ def _import(settings: Settings, args: argparse.Namespace, store_factory: StoreFa
 
 
 def _list(settings: Settings, args: argparse.Namespace, store_factory: StoreFactory) -> int:
-    with _opened(store_factory, settings) as store, store.read() as conn:
+    with store_factory(settings) as store, store.read() as conn:
         items = list_gold_items(conn, args.project, include_retired=args.all)
     if args.json:
         print(json.dumps([_as_json(i) for i in items], indent=2))
@@ -89,22 +90,12 @@ def _list(settings: Settings, args: argparse.Namespace, store_factory: StoreFact
 
 
 def _retire(settings: Settings, args: argparse.Namespace, store_factory: StoreFactory) -> int:
-    with _opened(store_factory, settings) as store, store.begin() as conn:
+    with store_factory(settings) as store, store.begin() as conn:
         outcome = retire_gold_item(conn, args.item)
     if outcome == "missing":
         raise GoldError(f"no gold item {args.item}")
     print(f"gold item {args.item} {'retired' if outcome == 'retired' else 'was already retired'}")
     return 0
-
-
-@contextmanager
-def _opened(store_factory: StoreFactory, settings: Settings) -> Iterator[Store]:
-    """A migrated store whose connections are closed when the command is done."""
-    store = store_factory(settings)
-    try:
-        yield store
-    finally:
-        store.dispose()
 
 
 def _read(path: Path, what: str) -> bytes:
