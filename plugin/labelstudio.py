@@ -209,6 +209,18 @@ class LabelStudioAdapter:
             body["lead_time"] = lead_time
         return dict(self._request("POST", f"api/tasks/{int(task_id)}/annotations/", json=body))
 
+    # -- Enterprise only (Community answers 404, shared/label-studio-notes.md §4) ---------------------------
+
+    def assign_task(self, project_id: int, task_id: int, user_ids: list[int]) -> None:
+        """Make ``user_ids`` the task's annotators (task assignment)."""
+        body = {"type": "AN", "users": [int(u) for u in user_ids]}
+        self._request("POST", f"api/projects/{int(project_id)}/tasks/{int(task_id)}/assignees", json=body)
+
+    def pause_annotator(self, project_id: int, user_id: int, reason: str) -> None:
+        """Stop an annotator from labeling in a project until a manager resumes them."""
+        body = {"reason": "ANNOTATOR_EVALUATION", "verbose_reason": reason[:500]}
+        self._request("POST", f"api/projects/{int(project_id)}/members/{int(user_id)}/pauses/", json=body)
+
     # -- transport -------------------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:

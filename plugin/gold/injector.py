@@ -54,6 +54,7 @@ class GoldInjector:
         self._adapter_factory = adapter_factory
         self._adapter: LabelStudioAdapter | None = None
         self._service_user_id: int | None = None
+        self._edition: str | None = None
         self._rng = random.Random(seed)
 
     @property
@@ -61,6 +62,13 @@ class GoldInjector:
         if self._adapter is None:
             self._adapter = self._adapter_factory()
         return self._adapter
+
+    @property
+    def enterprise(self) -> bool:
+        """Enterprise has task assignment and pauses; Community needs the helper-skip route."""
+        if self._edition is None:
+            self._edition = self.adapter.server_info().edition
+        return self._edition.lower() == "enterprise"
 
     def service_user_id(self) -> int:
         if self._service_user_id is None:
@@ -72,6 +80,7 @@ class GoldInjector:
             "create_copy": self._retrying(self._create_copy),
             "delete_copy": self._retrying(self._delete_copy),
             "repair_project": self._retrying(self._repair_project),
+            "pause_annotator": self._retrying(self._pause_annotator),
         }
 
     @staticmethod
@@ -104,6 +113,12 @@ class GoldInjector:
             task_id = int(self.adapter.create_task(copy["project_id"], item["data"])["id"])
             with self.store.begin() as conn:
                 update_copy(conn, copy_id, task_id=task_id)
+        if self.enterprise:  # task assignment does what helper skips do on Community
+            self.adapter.assign_task(copy["project_id"], task_id, [copy["annotator_id"]])
+            with self.store.begin() as conn:
+                update_copy(conn, copy_id, state="live")
+                finish_job(conn, job.id, DONE)
+            return
         blocked = set(copy["helper_annotation_ids"] or [])
         for user_id in self._others(copy["annotator_id"]):
             if user_id in blocked:
@@ -182,6 +197,22 @@ class GoldInjector:
                     ),
                 )
             finish_job(conn, job.id, DONE)
+
+    # -- pause ----------------------------------------------------------------------------------------------
+
+    def _pause_annotator(self, job: Job) -> None:
+        """Enterprise: pause a flagged annotator who failed every quiz. Community has no pause (§4)."""
+        project_id, annotator_id = job.payload["project_id"], job.payload["annotator_id"]
+        if self.enterprise:
+            self.adapter.pause_annotator(
+                project_id, annotator_id, job.payload.get("reason", "failed requalification")
+            )
+            note = None
+        else:
+            note = "Community Edition cannot pause annotators; the flag and its alert stand"
+            log.warning("annotator %d in project %d: %s", annotator_id, project_id, note)
+        with self.store.begin() as conn:
+            finish_job(conn, job.id, DONE, note)
 
     # -- delete ----------------------------------------------------------------------------------------------
 

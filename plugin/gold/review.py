@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from plugin.alerts import Alert, annotator_flagged_alert, quiz_alert
 from plugin.gold.ledger import annotator_state, update_annotator_state
@@ -50,6 +50,7 @@ def gold_answers_of(
     annotator_id: int,
     purposes: tuple[str, ...],
     since: datetime | None = None,
+    after_id: int | None = None,
 ) -> list[GoldAnswer]:
     query = (
         select(
@@ -68,6 +69,8 @@ def gold_answers_of(
     )
     if since is not None:
         query = query.where(gold_answers.c.answered_at >= since)
+    if after_id is not None:  # ids follow arrival order whatever clock the answers carry
+        query = query.where(gold_answers.c.id > after_id)
     return [
         GoldAnswer(str(item), _aware(at), float(score), bool(passed), classes_identified(outcomes))
         for item, at, score, passed, outcomes in conn.execute(query)
@@ -126,15 +129,15 @@ def review_annotator(
         status = "onboarding" if state.get("onboarding_left") else decision.status
         update_annotator_state(conn, project_id, annotator_id, status=status)
         return status
-    now = datetime.now(UTC)
+    evidence = {**decision.to_dict(), "quiz_after_answer": _last_answer_id(conn, project_id, annotator_id)}
     conn.execute(
         flags.insert().values(
             project_id=project_id,
             annotator_id=annotator_id,
             status="open",
-            raised_at=now,
+            raised_at=decision.flagged_at or datetime.now(UTC),
             decline_started_at=decision.decline_started_at,
-            evidence=decision.to_dict(),
+            evidence=evidence,
         )
     )
     update_annotator_state(conn, project_id, annotator_id, status="requalifying", quiz_left=policy.quiz_items)
@@ -153,26 +156,37 @@ def _review_quiz(
     if flag is None:
         return "ok"
     attempt = int(flag["evidence"].get("quiz_attempt", 1))
-    started_text = flag["evidence"].get("quiz_started_at")
-    started = datetime.fromisoformat(started_text) if started_text else _aware(flag["raised_at"])
-    answers = gold_answers_of(conn, project_id, annotator_id, ("quiz",), since=started)
+    after = int(flag["evidence"].get("quiz_after_answer", 0))
+    answers = gold_answers_of(conn, project_id, annotator_id, ("quiz",), after_id=after)
     result = judge_quiz([a.passed for a in answers], pass_mark=policy.pass_mark, n_items=policy.quiz_items)
     if result.status == "in_progress":
         return "requalifying"
-    now = datetime.now(UTC)
+    now = answers[-1].answered_at  # the answer that settled the quiz, on the answers' own clock
     raise_alert(conn, quiz_alert(project_id, _name(conn, annotator_id), result, attempt=attempt))
     if result.status == "passed":
         conn.execute(update(flags).where(flags.c.id == flag["id"]).values(status="cleared", cleared_at=now))
         update_annotator_state(conn, project_id, annotator_id, status="ok", quiz_left=0)
         return "ok"
     if attempt <= settings.quiz_retries:  # failed: another quiz; the alert above is already critical
-        evidence = {**flag["evidence"], "quiz_attempt": attempt + 1, "quiz_started_at": now.isoformat()}
+        evidence = {
+            **flag["evidence"],
+            "quiz_attempt": attempt + 1,
+            "quiz_after_answer": _last_answer_id(conn, project_id, annotator_id),
+        }
         conn.execute(update(flags).where(flags.c.id == flag["id"]).values(evidence=evidence))
         update_annotator_state(
             conn, project_id, annotator_id, status="requalifying", quiz_left=policy.quiz_items
         )
         return "requalifying"
     update_annotator_state(conn, project_id, annotator_id, status="flagged", quiz_left=0)
+    payload = {"project_id": project_id, "annotator_id": annotator_id, "reason": "failed requalification"}
+    enqueue_job(
+        conn,
+        "pause_annotator",
+        f"pause:{project_id}:{annotator_id}:{flag['id']}",
+        payload,
+        project_id=project_id,
+    )
     return "flagged"
 
 
@@ -192,6 +206,13 @@ def raise_alert(conn: Connection, alert: Alert) -> int:
     ).scalar_one()
     enqueue_job(conn, "send_alert", f"alert:{alert_id}", {"alert_id": alert_id}, project_id=alert.project_id)
     return int(alert_id)
+
+
+def _last_answer_id(conn: Connection, project_id: int, annotator_id: int) -> int:
+    query = select(func.max(gold_answers.c.id)).where(
+        gold_answers.c.project_id == project_id, gold_answers.c.annotator_id == annotator_id
+    )
+    return int(conn.execute(query).scalar_one() or 0)
 
 
 def _name(conn: Connection, annotator_id: int) -> str:

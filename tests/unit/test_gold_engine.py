@@ -34,7 +34,10 @@ API_TOKEN = "api-token-0123456789"
 class FakeLabelStudio:
     """Records what the injector asks of Label Studio; hands out ids like it would."""
 
-    def __init__(self) -> None:
+    def __init__(self, edition: str = "Community") -> None:
+        self.edition = edition
+        self.assigned: dict[int, list[int]] = {}
+        self.paused: list[tuple[int, int]] = []
         self.ids = itertools.count(10_000)
         self.tasks: dict[int, dict] = {}
         self.helper_skips: list[tuple[int, int]] = []
@@ -49,6 +52,19 @@ class FakeLabelStudio:
 
     def whoami(self):
         return {"id": SERVICE}
+
+    def server_info(self):
+        from plugin.labelstudio import ServerInfo
+
+        return ServerInfo("1.23.2", self.edition)
+
+    def assign_task(self, project_id, task_id, user_ids):
+        self._check()
+        self.assigned[task_id] = list(user_ids)
+
+    def pause_annotator(self, project_id, user_id, reason):
+        self._check()
+        self.paused.append((project_id, user_id))
 
     def list_users(self):
         return [{"id": i} for i in (SERVICE, GOOD, BAD)]
@@ -117,8 +133,8 @@ def choice(value):
 
 
 class Simulation:
-    def __init__(self, store, settings):
-        self.store, self.fake = store, FakeLabelStudio()
+    def __init__(self, store, settings, edition="Community"):
+        self.store, self.fake = store, FakeLabelStudio(edition)
         self.worker = Worker(store, settings, adapter_factory=lambda: self.fake)
         self.annotation_ids = itertools.count(1)
         self.clock = datetime(2026, 1, 1, tzinfo=UTC)
@@ -192,7 +208,7 @@ def test_gold_engine_onboards_schedules_scores_and_flags(store, settings, projec
     assert abs(regular_good - 0.1 * 150) <= 1
     assert all(a["passed"] for a in by_user[GOOD])
     assert [u for u, _ in open_flags] == [BAD] and open_flags[0][1] is not None
-    assert states[BAD].status == "requalifying" and states[GOOD].status == "ok"
+    assert states[BAD].status == "flagged" and states[GOOD].status == "ok"  # failed quiz and both retries
     assert any(a["purpose"] == "quiz" for a in by_user[BAD])
     assert (
         "annotator_flagged",
@@ -235,7 +251,7 @@ def test_annotators_api_requires_the_token_and_reports_figures(store, settings, 
     people = {p["id"]: p for p in ok.get_json()["annotators"]}
     assert set(people) == {GOOD, BAD}
     assert people[GOOD]["status"] == "ok" and people[GOOD]["accuracy"]["accuracy"] == 1.0
-    assert people[BAD]["status"] == "requalifying" and people[BAD]["flag"]["decline_started_at"]
+    assert people[BAD]["status"] == "flagged" and people[BAD]["flag"]["decline_started_at"]
     assert 0.05 <= people[GOOD]["gold_share"] <= 0.15
     assert set(people[GOOD]["per_class"]) <= {"pos", "neg"}
     assert "expert_result" not in json.dumps(ok.get_json()) and "gold 1" not in json.dumps(ok.get_json())
@@ -282,3 +298,51 @@ def test_ground_truth_set_in_the_project_becomes_a_gold_item(store, settings, pr
         item = conn.execute(select(gold_items).where(gold_items.c.origin == "project")).mappings().one()
     assert item["source_task_id"] == 77 and item["data"] == {"text": "a task the expert settled"}
     assert item["expert_result"] == choice("neg") and item["classes"] == ["neg"]
+
+
+def test_on_enterprise_copies_are_assigned_and_a_hopeless_annotator_is_paused(store, settings, project):
+    sim = Simulation(store, settings, edition="Enterprise")
+    run(sim)
+    with store.read() as conn:
+        copies = conn.execute(select(gold_copies)).mappings().all()
+        states = {r.annotator_id: r.status for r in conn.execute(select(annotator_states))}
+    assert copies and not sim.fake.helper_skips  # no helper skips needed
+    assert all(sim.fake.assigned[c["task_id"]] == [c["annotator_id"]] for c in copies)
+    assert all(sim.fake.tasks[c["task_id"]]["overlap"] == 1 for c in copies)
+    assert states[BAD] == "flagged"  # failed the quiz and both retries
+    assert sim.fake.paused == [(1, BAD)]
+
+
+def test_on_community_a_hopeless_annotator_stays_flagged_without_a_pause(store, settings, project):
+    sim = Simulation(store, settings)
+    run(sim)
+    with store.read() as conn:
+        note = conn.execute(select(jobs.c.last_error).where(jobs.c.kind == "pause_annotator")).scalar_one()
+        status = conn.execute(select(annotator_states.c.status).where(annotator_states.c.annotator_id == BAD))
+        assert status.scalar_one() == "flagged"
+    assert "cannot pause" in note and not sim.fake.paused
+
+
+def test_passing_the_quiz_clears_the_flag_and_restarts_the_evidence(store, settings, project):
+    sim = Simulation(store, settings)
+    rng = random.Random(3)
+    task_ids = itertools.count(1)
+
+    def state():
+        with store.read() as conn:
+            return conn.execute(
+                select(annotator_states.c.status).where(annotator_states.c.annotator_id == BAD)
+            ).scalar_one_or_none()
+
+    while state() != "requalifying":  # slips until flagged...
+        sim.answer_gold(BAD, 0.6, rng)
+        sim.label(BAD, next(task_ids), "pos")
+    for _ in range(40):  # ...then takes the quiz seriously
+        sim.answer_gold(BAD, 0.0, rng)
+        sim.label(BAD, next(task_ids), "pos")
+    with store.read() as conn:
+        flag = conn.execute(select(flags.c.status, flags.c.cleared_at)).one()
+        kinds = [k for (k,) in conn.execute(select(alerts.c.kind).order_by(alerts.c.id))]
+    assert flag.status == "cleared" and flag.cleared_at is not None
+    assert state() == "ok"
+    assert kinds[0] == "annotator_flagged" and "quiz_passed" in kinds[1]
