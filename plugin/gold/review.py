@@ -14,7 +14,7 @@ from plugin.alerts import Alert, annotator_flagged_alert, quiz_alert
 from plugin.gold.ledger import annotator_state, update_annotator_state
 from plugin.jobs import enqueue_job
 from plugin.quality import GoldAnswer, RequalificationPolicy, decide_status, judge_quiz
-from plugin.store.schema import alerts, flags, gold_answers, users
+from plugin.store.schema import alerts, annotations, flags, gold_answers, gold_copies, users
 
 # Gold answers that count as evidence about an annotator's everyday work (quiz answers are judged apart).
 EVIDENCE_PURPOSES = ("onboarding", "regular", "stray")
@@ -229,3 +229,33 @@ def _aware(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def suspect_annotation_ids(conn: Connection, project_id: int, annotator_id: int) -> list[int]:
+    """Real work by a flagged annotator since their decline began: the relabel step's candidates.
+
+    Every flag (open or cleared) marks the annotator's submissions from its ``decline_started_at``
+    until it was cleared (or until now) as suspect.
+    """
+    spans = conn.execute(
+        select(flags.c.decline_started_at, flags.c.cleared_at).where(
+            flags.c.project_id == project_id, flags.c.annotator_id == annotator_id
+        )
+    ).all()
+    copies = select(gold_copies.c.task_id).where(gold_copies.c.project_id == project_id)
+    suspect: set[int] = set()
+    for start, end in spans:
+        if start is None:
+            continue
+        query = select(annotations.c.id).where(
+            annotations.c.project_id == project_id,
+            annotations.c.annotator_id == annotator_id,
+            annotations.c.deleted.is_(False),
+            annotations.c.was_cancelled.is_(False),
+            annotations.c.task_id.not_in(copies.where(gold_copies.c.task_id.is_not(None))),
+            annotations.c.created_at >= _aware(start),
+        )
+        if end is not None:
+            query = query.where(annotations.c.created_at <= _aware(end))
+        suspect.update(conn.execute(query).scalars())
+    return sorted(suspect)

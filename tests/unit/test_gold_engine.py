@@ -9,11 +9,13 @@ import pytest
 from eventfactory import annotation_event
 from sqlalchemy import select
 
+from plugin.gold.review import suspect_annotation_ids
 from plugin.jobs import run_due_jobs
 from plugin.settings import load_settings
 from plugin.store.inbox import InboxEvent, append_events
 from plugin.store.schema import (
     alerts,
+    annotations,
     annotator_states,
     flags,
     gold_answers,
@@ -346,3 +348,21 @@ def test_passing_the_quiz_clears_the_flag_and_restarts_the_evidence(store, setti
     assert flag.status == "cleared" and flag.cleared_at is not None
     assert state() == "ok"
     assert kinds[0] == "annotator_flagged" and "quiz_passed" in kinds[1]
+
+
+def test_work_since_the_decline_began_is_suspect(store, settings, project):
+    sim = Simulation(store, settings)
+    run(sim)
+    with store.read() as conn:
+        start = conn.execute(select(flags.c.decline_started_at)).scalar_one()
+        suspects = suspect_annotation_ids(conn, 1, BAD)
+        mine = conn.execute(
+            select(annotations.c.id, annotations.c.created_at, annotations.c.task_id).where(
+                annotations.c.annotator_id == BAD, annotations.c.was_cancelled.is_(False)
+            )
+        ).all()
+    start = start.replace(tzinfo=None)
+    expected = sorted(i for i, at, task in mine if task < 10_000 and at.replace(tzinfo=None) >= start)
+    assert suspects == expected and len(suspects) > 10
+    with store.read() as conn:
+        assert suspect_annotation_ids(conn, 1, GOOD) == []
