@@ -18,6 +18,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -179,6 +181,17 @@ class LabelStudioServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Label Studio stops answering until the block ends (SIGSTOP/SIGCONT to its process group):
+        calls hang and time out, like a server that is down or overloaded, and nothing is lost."""
+        assert self._process is not None
+        os.killpg(self._process.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.killpg(self._process.pid, signal.SIGCONT)
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
