@@ -111,9 +111,11 @@ def wait_up(url: str, timeout: float = 30) -> None:
 class Service:
     """One server under test, started in its own process group."""
 
-    def __init__(self, kind: str, workdir: Path, *, synchronous: str = "FULL", worker: bool = True) -> None:
+    def __init__(
+        self, kind: str, workdir: Path, *, synchronous: str = "FULL", worker: bool = True, threads: int = 16
+    ) -> None:
         self.kind, self.workdir, self.port = kind, workdir, free_port()
-        self.synchronous, self.worker = synchronous, worker
+        self.synchronous, self.worker, self.threads = synchronous, worker, threads
         self.url = f"http://127.0.0.1:{self.port}/webhooks/label-studio"
 
     def __enter__(self) -> Service:
@@ -123,11 +125,13 @@ class Service:
             f"label_studio:\n  url: http://127.0.0.1:1\n  api_key: unused\n"
             f"webhook:\n  secret: {SECRET}\n"
             f"database:\n  url: sqlite:///{db}\n  sqlite_synchronous: {self.synchronous}\n"
-            f"server:\n  port: {self.port}\n"
+            f"server:\n  port: {self.port}\n  threads: {self.threads}\n"
             f"worker:\n  sync_interval: 0\n  enabled: {str(self.worker).lower()}\n"
             f"logging:\n  level: WARNING\n"
         )
-        env = dict(os.environ, BASELINE_DB=str(db), BASELINE_SYNCHRONOUS=self.synchronous, PYTHONPATH=str(ROOT))
+        env = dict(
+            os.environ, BASELINE_DB=str(db), BASELINE_SYNCHRONOUS=self.synchronous, PYTHONPATH=str(ROOT)
+        )
         if self.kind == "baseline":
             command = gunicorn_command(load_settings(config, env={}))
             command[-1] = "bench.baseline_app:app"
@@ -219,6 +223,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--synchronous", default="FULL", help="SQLite synchronous mode for both servers")
     parser.add_argument("--no-worker", action="store_true", help="measure the receiver alone")
+    parser.add_argument("--threads", type=int, default=16, help="gunicorn threads for both servers")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
@@ -232,7 +237,13 @@ def main() -> int:
                 for kind in ("baseline", "lsqa"):
                     template = workdir / "body.json"
                     wrk_template(template, f"{kind}-{connections}-{round_no}")
-                    with Service(kind, workdir, synchronous=args.synchronous, worker=not args.no_worker) as service:
+                    with Service(
+                        kind,
+                        workdir,
+                        synchronous=args.synchronous,
+                        worker=not args.no_worker,
+                        threads=args.threads,
+                    ) as service:
                         run_wrk(service.url, connections, 2, template)  # warm-up
                         runs[kind].append(run_wrk(service.url, connections, args.duration, template))
             for kind, rs in runs.items():
