@@ -51,6 +51,7 @@ class SimulatedAnnotator:
         return self.account.id
 
 
+@pytest.mark.timeout(1800)  # about 9 minutes on a quiet machine
 def test_hidden_gold_over_900_tasks(ls_server: LabelStudioServer, make_annotator, sqlite_url, tmp_path):
     project_id = ls_server.create_project("gold simulation", LABEL_CONFIG)
     real_ids = set(
