@@ -61,8 +61,16 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
     from plugin.worker import Worker
 
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def request_stop(*_: object) -> None:
+        # Ignore further signals first: a second SIGTERM (serve forwards one, a process-group kill
+        # sends another) would otherwise re-enter Event.set() while it holds its lock: deadlock.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
     log.info("worker started")
     with _store(settings, derived_only=True) as store:
         Worker(store, settings).run(stop)
