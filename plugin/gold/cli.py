@@ -11,14 +11,12 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
+from plugin.gold.ledger import label_config_of
 from plugin.gold.library import PICK_POLICIES, GoldError, PickPolicy, parse_export_text
 from plugin.labelconfig import LabelConfig, LabelConfigError, parse_label_config
 from plugin.settings import Settings
 from plugin.store import Store
 from plugin.store.gold import GoldItem, add_gold_items, list_gold_items, retire_gold_item
-from plugin.store.schema import projects
 
 # Gives a migrated store for the command and closes it afterwards.
 StoreFactory = Callable[[Settings], AbstractContextManager[Store]]
@@ -115,9 +113,7 @@ def _config_from_file(path: Path) -> LabelConfig:
 def _config_from_store(store: Store, project_id: int) -> LabelConfig | None:
     """The project's label config as last synced; None if we have not seen it (classes from keys)."""
     with store.read() as conn:
-        xml = conn.execute(
-            select(projects.c.label_config).where(projects.c.id == project_id)
-        ).scalar_one_or_none()
+        xml = label_config_of(conn, project_id)
     if not xml:
         return None
     try:

@@ -19,10 +19,11 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, RowMapping, and_, case, func, insert, not_, select, update
 
+from plugin.gold.ledger import label_config_of
 from plugin.gold.library import GoldDraft, classes_of
 from plugin.labelconfig import LabelConfig, LabelConfigError, parse_label_config
 from plugin.records import AnnotationRecord, TaskRecord
-from plugin.store.schema import annotations, gold_answers, gold_copies, gold_items, projects, tasks
+from plugin.store.schema import annotations, gold_answers, gold_copies, gold_items, tasks
 
 Origin = Literal["import", "project"]
 RetireOutcome = Literal["retired", "already_retired", "missing"]
@@ -315,9 +316,7 @@ def _other_ground_truth(conn: Connection, task_id: int, annotation_id: int) -> l
 
 def _project_config(conn: Connection, project_id: int) -> LabelConfig | None:
     """The project's parsed label config, or None (unknown or unparsable: classes fall back to keys)."""
-    xml = conn.execute(
-        select(projects.c.label_config).where(projects.c.id == project_id)
-    ).scalar_one_or_none()
+    xml = label_config_of(conn, project_id)
     if not xml:
         return None
     try:
