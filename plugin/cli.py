@@ -42,11 +42,7 @@ def _store(settings: Settings, *, derived_only: bool = False) -> Iterator[Store]
 def _adapter(settings: Settings) -> LabelStudioAdapter:
     from plugin.labelstudio import LabelStudioAdapter  # the SDK is heavy to import; only when needed
 
-    return LabelStudioAdapter(
-        settings["label_studio.url"],
-        settings["label_studio.api_key"],
-        timeout=settings["label_studio.timeout"],
-    )
+    return LabelStudioAdapter.from_settings(settings)
 
 
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from plugin.store import Store
 from plugin.store.dialect import insert
@@ -94,16 +94,16 @@ def postpone_job(conn: Connection, job: Job, error: str, max_attempts: int | Non
 
 def count_jobs(conn: Connection, kind: str, key_prefix: str) -> int:
     """How many jobs of a kind were ever enqueued under keys starting with ``key_prefix``."""
-    query = select(jobs.c.id).where(jobs.c.kind == kind, jobs.c.dedupe_key.startswith(key_prefix))
-    return len(conn.execute(query).all())
+    query = select(func.count()).where(jobs.c.kind == kind, jobs.c.dedupe_key.startswith(key_prefix))
+    return int(conn.execute(query).scalar_one())
 
 
 def pending_jobs(conn: Connection, kind: str, key_prefix: str) -> int:
     """How many jobs of a kind under keys starting with ``key_prefix`` have not run yet."""
-    query = select(jobs.c.id).where(
+    query = select(func.count()).where(
         jobs.c.kind == kind, jobs.c.status == PENDING, jobs.c.dedupe_key.startswith(key_prefix)
     )
-    return len(conn.execute(query).all())
+    return int(conn.execute(query).scalar_one())
 
 
 class RetryLater(Exception):

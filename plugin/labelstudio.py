@@ -14,7 +14,7 @@ Every failure -- unreachable server, timeout, bad key, unknown id, server error 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +81,15 @@ class LabelStudioAdapter:
             raise LabelStudioError(
                 f"Label Studio API key rejected: {_short_body(exc.body)}", exc.status_code
             ) from exc
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> LabelStudioAdapter:
+        """The adapter the ``label_studio.*`` settings describe."""
+        return cls(
+            settings["label_studio.url"],
+            settings["label_studio.api_key"],
+            timeout=settings["label_studio.timeout"],
+        )
 
     def close(self) -> None:
         self._http.close()

@@ -69,11 +69,7 @@ class Worker:
     def _default_adapter(self) -> LabelStudioAdapter:
         from plugin.labelstudio import LabelStudioAdapter  # the SDK is heavy to import; only when needed
 
-        return LabelStudioAdapter(
-            self.settings["label_studio.url"],
-            self.settings["label_studio.api_key"],
-            timeout=self.settings["label_studio.timeout"],
-        )
+        return LabelStudioAdapter.from_settings(self.settings)
 
     def process_batch(self) -> int:
         """Process up to ``worker.batch_size`` pending events; returns how many were processed."""
