@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from plugin.agreement import cli as agreement_cli
+from plugin.audit import cli as audit_cli
 from plugin.gold import GoldError
 from plugin.gold.cli import add_gold_commands
 from plugin.logs import configure_logging
+from plugin.relabel import cli as relabel_cli
 from plugin.settings import ConfigError, Settings, load_settings
 from plugin.store import Store, StoreError
 
@@ -136,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "connect":
             command.add_argument("--no-sync", action="store_true", help="skip the initial sync")
     add_gold_commands(sub, _store)
+    agreement_cli.add_commands(sub, _store)
+    relabel_cli.add_commands(sub, _store)
+    audit_cli.add_commands(sub, _store)
     return parser
 
 

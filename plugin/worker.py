@@ -15,13 +15,16 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from plugin.agreement import engine as agreement_engine
 from plugin.alerts import Alert, deliver_alert
+from plugin.audit import engine as audit_engine
 from plugin.events import EventError, parse_event
 from plugin.gold.engine import GoldContext, react_to_event
 from plugin.gold.injector import GoldInjector
 from plugin.gold.schedule import GoldPlan
 from plugin.jobs import Job, finish_job, run_due_jobs
 from plugin.records import Changes
+from plugin.relabel import engine as relabel_engine
 from plugin.settings import Settings, alert_settings, review_settings
 from plugin.store import Store, StoreError
 from plugin.store.domain import apply_batch, event_seq
@@ -64,6 +67,9 @@ class Worker:
         self.job_handlers = {
             "send_alert": self._send_alert,
             **(self.injector.handlers() if self.injector else {}),
+            **agreement_engine.job_handlers(store, self._adapter_factory, settings),
+            **relabel_engine.job_handlers(store, self._adapter_factory, settings),
+            **audit_engine.job_handlers(store, self._adapter_factory, settings),
         }
 
     def _default_adapter(self) -> LabelStudioAdapter:
@@ -122,8 +128,11 @@ class Worker:
         mark_done(conn, [e.id for e in good], self.worker_id)
 
     def _react(self, conn: Connection, event: ClaimedEvent, changes: Changes) -> None:
+        audit_engine.react_to_event(conn, event.action, changes, self.settings, event.id)
         if self.injector is not None:
             react_to_event(conn, event.action, changes, self.gold, event.id)
+        agreement_engine.react_to_event(conn, event.action, changes, self.settings, event.id)
+        relabel_engine.react_to_event(conn, event.action, changes, self.settings, event.id)
 
     def _apply_one_by_one(
         self, conn: Connection, events: list[ClaimedEvent], parsed: dict[int, Changes | Exception]

@@ -44,3 +44,7 @@ def list_annotators(project_id: int):  # type: ignore[no-untyped-def]
             return jsonify(error=f"project {project_id} is not known here: run lsqa connect"), 404
         people = [annotator_summary(conn, project_id, a, review) for a in annotator_ids(conn, project_id)]
     return jsonify(project_id=project_id, annotators=people)
+
+
+# Routes of later features live in their own modules on this blueprint.
+from webhooks import api_batches, api_relabel, api_reports  # noqa: E402,F401

@@ -11,6 +11,7 @@ from plugin.settings import Settings
 from plugin.store import Store
 from plugin.store.writer import InboxWriter
 from webhooks.api import api
+from webhooks.dashboard import dashboard
 from webhooks.health import health
 from webhooks.receiver import receiver
 
@@ -34,6 +35,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
     app.register_blueprint(receiver)
     app.register_blueprint(health)
     app.register_blueprint(api)
+    app.register_blueprint(dashboard)
     _register_error_handlers(app)
     return app
 

@@ -211,3 +211,6 @@ jobs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_jobs_status_run_after", "status", "run_after"),
 )
+
+# Later features keep their tables in their own modules, on this same metadata.
+from plugin.store import schema_agreement, schema_audit, schema_relabel  # noqa: E402,F401

@@ -1,0 +1,3 @@
+"""Tables of the audit feature; registered on the store's one MetaData (placeholder)."""
+
+from plugin.store.schema import Id, metadata  # noqa: F401

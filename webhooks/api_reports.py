@@ -1,0 +1,3 @@
+"""JSON API routes for reports (placeholder); they register on the one `api` blueprint."""
+
+from webhooks.api import api, require_token  # noqa: F401
