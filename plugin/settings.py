@@ -185,6 +185,35 @@ SETTINGS: tuple[Setting, ...] = (
         env="LSQA_API_TOKEN",
         secret=True,
     ),
+    Setting(
+        "dashboard.username",
+        str,
+        None,
+        "Login name for the dashboard (unset: the dashboard answers 503).",
+        env="LSQA_DASHBOARD_USERNAME",
+    ),
+    Setting(
+        "dashboard.password",
+        str,
+        None,
+        "Password for the dashboard (unset: the dashboard answers 503).",
+        env="LSQA_DASHBOARD_PASSWORD",
+        secret=True,
+    ),
+    Setting(
+        "dashboard.session_secret",
+        str,
+        None,
+        "Key that signs dashboard session cookies, 32+ characters (unset: the dashboard answers 503).",
+        env="LSQA_DASHBOARD_SESSION_SECRET",
+        secret=True,
+    ),
+    Setting(
+        "dashboard.secure_cookie",
+        bool,
+        True,
+        "Send the session cookie over HTTPS only (browsers also accept it from http://localhost).",
+    ),
     Setting("logging.level", str, "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
 )
 
@@ -281,6 +310,8 @@ def _check(setting: Setting, value: Any) -> None:
                 )
     if setting.key == "webhook.secret" and len(value) < 16:
         raise ConfigError("webhook.secret: must be at least 16 characters")
+    if setting.key == "dashboard.session_secret" and len(value) < 32:
+        raise ConfigError("dashboard.session_secret: must be at least 32 characters")
     if setting.key == "webhook.header" and not value.replace("-", "").replace("_", "").isalnum():
         raise ConfigError("webhook.header: only letters, digits, '-' and '_' (Label Studio's rule)")
 

@@ -8,19 +8,29 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import select
 
 from plugin.gold.summary import annotator_ids, annotator_summary
 from plugin.settings import review_settings
 from plugin.store.schema import projects
+from webhooks.dashboard.auth import logged_in
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+LARGEST_ID = 2**63 - 1  # ids are BIGINT: a larger one cannot exist, and would overflow the driver
+
+
+@api.url_value_preprocessor
+def _reject_impossible_ids(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    if any(isinstance(v, int) and v > LARGEST_ID for v in (values or {}).values()):
+        abort(404)
 
 
 def require_token(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
+        if logged_in():  # the dashboard's pages read the API with their session
+            return view(*args, **kwargs)
         token = current_app.extensions["lsqa"]["settings"]["api.token"]
         if not token:
             return jsonify(error="the API is off: set api.token (or $LSQA_API_TOKEN)"), 503
@@ -47,4 +57,4 @@ def list_annotators(project_id: int):  # type: ignore[no-untyped-def]
 
 
 # Routes of later features live in their own modules on this blueprint.
-from webhooks import api_batches, api_relabel, api_reports  # noqa: E402,F401
+from webhooks import api_batches, api_dashboard, api_relabel, api_reports  # noqa: E402,F401

@@ -1,5 +1,130 @@
-"""The dashboard (placeholder): a blueprint served by the app, behind login."""
+"""The dashboard: server-rendered page shells behind login; their scripts read the JSON API.
 
-from flask import Blueprint
+Pages: the project list, then per project the accuracy timeline, class x annotator heat map, batch
+agreement, gold library health, relabel queue and alerts. Scripts, styles and charts ship in
+``static/`` (no CDN, no network at run time).
+"""
 
-dashboard = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from webhooks.dashboard.auth import (
+    configure_sessions,
+    credentials_match,
+    csrf_ok,
+    csrf_token,
+    logged_in,
+    missing_settings,
+    start_session,
+)
+
+dashboard = Blueprint(
+    "dashboard",
+    __name__,
+    url_prefix="/dashboard",
+    static_folder="static",
+    template_folder="templates",
+)
+
+# (slug, title) of each project page, in navigation order.
+PAGES = (
+    ("accuracy", "Accuracy"),
+    ("heatmap", "Classes"),
+    ("agreement", "Agreement"),
+    ("gold", "Gold library"),
+    ("relabel", "Relabel queue"),
+    ("alerts", "Alerts"),
+)
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+
+
+@dashboard.record_once
+def _configure(state: Any) -> None:
+    configure_sessions(state.app, state.app.extensions["lsqa"]["settings"])
+
+
+@dashboard.before_request
+def _require_login() -> Any:
+    missing = missing_settings(current_app.extensions["lsqa"]["settings"])
+    if missing:
+        message = f"the dashboard is off: set {', '.join(missing)} (or their $LSQA_DASHBOARD_* variables)"
+        return Response(message + "\n", status=503, mimetype="text/plain")
+    if request.endpoint in ("dashboard.login", "dashboard.static") or logged_in():
+        return None
+    return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+
+
+@dashboard.after_request
+def _security_headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.endpoint != "dashboard.static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@dashboard.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    error = None
+    if request.method == "POST":
+        form = request.form
+        if not csrf_ok(form.get("csrf")):
+            error = "The form expired: please try again."
+        elif credentials_match(form.get("username", ""), form.get("password", "")):
+            start_session(form["username"])
+            return redirect(_safe_next(request.args.get("next")))
+        else:
+            error = "Wrong user name or password."
+    status = 401 if error else 200
+    return render_template("dashboard/login.html", error=error, csrf=csrf_token()), status
+
+
+@dashboard.post("/logout")
+def logout() -> Any:
+    if not csrf_ok(request.form.get("csrf")):
+        abort(400, "missing or wrong CSRF token")
+    session.clear()
+    return redirect(url_for("dashboard.login"))
+
+
+@dashboard.get("/")
+def projects_page() -> str:
+    return render_template(
+        "dashboard/page.html", page="projects", project_id=None, pages=PAGES, csrf=csrf_token()
+    )
+
+
+@dashboard.get("/projects/<int:project_id>/")
+def project_home(project_id: int) -> Any:
+    return redirect(url_for("dashboard.project_page", project_id=project_id, page=PAGES[0][0]))
+
+
+@dashboard.get("/projects/<int:project_id>/<page>")
+def project_page(project_id: int, page: str) -> str:
+    if page not in dict(PAGES):
+        abort(404)
+    return render_template(
+        "dashboard/page.html", page=page, project_id=project_id, pages=PAGES, csrf=csrf_token()
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the dashboard: never an open redirect to another site."""
+    if target and target.startswith("/dashboard/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("dashboard.projects_page")
