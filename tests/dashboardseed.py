@@ -9,8 +9,13 @@ Three annotators on project 1 (classes car / van / bus):
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from flask import Flask
+
+from plugin.settings import load_settings
 from plugin.store import Store
 from plugin.store.schema import (
     alerts,
@@ -177,3 +182,21 @@ def dashboard_env(store_url: str, **overrides: str) -> dict[str, str]:
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v}
+
+
+@contextmanager
+def seeded_app(store_url: str, **env: str) -> Iterator[Flask]:
+    """The app over a migrated, seeded store at ``store_url``; closed afterwards."""
+    from webhooks.app import create_app
+
+    store = Store(store_url)
+    try:
+        store.migrate()
+        seed_dashboard_store(store)
+        app = create_app(load_settings(None, env=dashboard_env(store_url, **env)), store=store)
+        try:
+            yield app
+        finally:
+            app.extensions["lsqa"]["writer"].close()
+    finally:
+        store.dispose()

@@ -43,7 +43,10 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
-        return jsonify(error=exc.name, detail=exc.description), exc.code
+        response = jsonify(error=exc.name, detail=exc.description)
+        # Keep the exception's own headers, e.g. the `Allow` a 405 must carry (RFC 9110).
+        extra = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return response, exc.code, extra
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]

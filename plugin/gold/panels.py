@@ -4,14 +4,13 @@ Store reads plus small pure helpers over them. Gold answers (expert results) nev
 these return: only scores, pass/miss counts and ids.
 """
 
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, func, select
 
 from plugin.gold.review import EVIDENCE_PURPOSES, ReviewSettings, gold_answers_of
-from plugin.gold.summary import annotator_ids, annotator_summary
+from plugin.gold.summary import annotator_ids, annotator_summary, iso_utc
 from plugin.quality import GoldAnswer, RequalificationPolicy, measure_accuracy, wilson_interval, window_counts
 from plugin.store.schema import alerts, flags, gold_answers, gold_copies, gold_items, projects, users
 
@@ -21,7 +20,7 @@ MAX_TIMELINE_POINTS = 500  # per annotator: the most recent answers; older ones 
 def project_list(conn: Connection) -> list[dict[str, Any]]:
     query = select(projects.c.id, projects.c.title, projects.c.connected, projects.c.last_synced_at)
     return [
-        {"id": pid, "title": title, "connected": bool(connected), "last_synced_at": _iso(synced)}
+        {"id": pid, "title": title, "connected": bool(connected), "last_synced_at": iso_utc(synced)}
         for pid, title, connected, synced in conn.execute(query.order_by(projects.c.id))
     ]
 
@@ -37,6 +36,7 @@ def accuracy_series(
 
     Examples
     --------
+    >>> from datetime import datetime
     >>> t = datetime(2024, 1, 1)
     >>> answers = [GoldAnswer(str(i), t, 1.0, ok) for i, ok in enumerate([True, False, True])]
     >>> [(p["accuracy"], p["n"]) for p in accuracy_series(answers, window=2, confidence_level=0.95)]
@@ -97,9 +97,9 @@ def _flags_of(conn: Connection, project_id: int, annotator_id: int) -> list[dict
     return [
         {
             "status": status,
-            "raised_at": _iso(raised),
-            "cleared_at": _iso(cleared),
-            "decline_started_at": _iso(decline),
+            "raised_at": iso_utc(raised),
+            "cleared_at": iso_utc(cleared),
+            "decline_started_at": iso_utc(decline),
         }
         for status, raised, cleared, decline in conn.execute(query)
     ]
@@ -231,7 +231,7 @@ def recent_alerts(conn: Connection, project_id: int, limit: int) -> list[dict[st
             "severity": severity,
             "title": title,
             "text": (details or {}).get("text"),
-            "created_at": _iso(created),
+            "created_at": iso_utc(created),
         }
         for alert_id, kind, severity, title, details, created in conn.execute(query)
     ]
@@ -239,11 +239,3 @@ def recent_alerts(conn: Connection, project_id: int, limit: int) -> list[dict[st
 
 def _email(conn: Connection, annotator_id: int) -> str | None:
     return conn.execute(select(users.c.email).where(users.c.id == annotator_id)).scalar_one_or_none()
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite hands back naive datetimes; everything stored is UTC
-        return value.isoformat() + "+00:00"
-    return value.isoformat()

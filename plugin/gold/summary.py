@@ -1,5 +1,6 @@
 """Per-annotator QA figures for the API and reports: accuracy with its interval, per class, status."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -66,10 +67,15 @@ def annotator_summary(
         "flag": None
         if flag is None
         else {
-            "raised_at": flag["raised_at"].isoformat(),
-            "decline_started_at": flag["decline_started_at"].isoformat()
-            if flag["decline_started_at"]
-            else None,
+            "raised_at": iso_utc(flag["raised_at"]),
+            "decline_started_at": iso_utc(flag["decline_started_at"]),
             "reason": flag["evidence"].get("reason"),
         },
     }
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """ISO 8601 with its offset; SQLite hands back naive datetimes, and everything stored is UTC."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()

@@ -1,16 +1,15 @@
 """The dashboard's JSON endpoints over a seeded store (SQLite and PostgreSQL), through Flask's test client."""
 
+import doctest
 from contextlib import ExitStack
 
 import numpy as np
 import pytest
 from conftest import temporary_database
-from dashboardseed import ALICE, API_TOKEN, BOB, CAROL, SUSPECT_ITEM, dashboard_env, seed_dashboard_store
+from dashboardseed import ALICE, API_TOKEN, BOB, CAROL, SUSPECT_ITEM, seeded_app
 from statsmodels.stats.proportion import proportion_confint
 
-from plugin.settings import load_settings
-from plugin.store import Store
-from webhooks.app import create_app
+from plugin.gold import panels
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -23,13 +22,7 @@ def client(request, tmp_path_factory):
             url = f"sqlite:///{tmp_path_factory.mktemp('dash') / 'lsqa.sqlite3'}"
         else:
             url = stack.enter_context(temporary_database())
-        store = Store(url)
-        stack.callback(store.dispose)
-        store.migrate()
-        seed_dashboard_store(store)
-        app = create_app(load_settings(None, env=dashboard_env(url)), store=store)
-        stack.callback(app.extensions["lsqa"]["writer"].close)
-        yield app.test_client()
+        yield stack.enter_context(seeded_app(url)).test_client()
 
 
 def get(client, path, **kwargs):
@@ -113,3 +106,8 @@ def test_empty_project_has_empty_panels(client):
 def test_panels_need_the_token_or_a_session(client):
     for path in ("/projects", "/projects/1/timeline", "/projects/1/gold"):
         assert client.get("/api/v1" + path).status_code == 401
+
+
+def test_panels_docstring_examples():
+    result = doctest.testmod(panels, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

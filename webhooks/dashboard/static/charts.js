@@ -39,13 +39,14 @@ const Charts = (() => {
   }
 
   /* series: [{name, color?, width?, points: [{x: ms, y, lo?, hi?}]}]; options: {threshold, markers:
-     [{x, y?, color, title, kind: "line"|"dot"}], yMin, yMax, height, width, label} */
+     [{x, y?, color, title, kind: "line"|"dot"}], spans: [{from, to, color, title}], xDomain: [ms, ms],
+     yMin, yMax, height, width, label} */
   function lineChart(container, series, options) {
     const o = Object.assign({ width: 640, height: 220, yMin: 0, yMax: 1, label: "chart" }, options || {});
     const m = { left: 40, right: 12, top: 10, bottom: 26 };
     const root = svg(container, o.width, o.height, o.label);
     const xs = series.flatMap((s) => s.points.map((p) => p.x)).concat((o.markers || []).map((k) => k.x));
-    let x0 = Math.min(...xs), x1 = Math.max(...xs);
+    let [x0, x1] = o.xDomain || [Math.min(...xs), Math.max(...xs)];
     if (x0 === x1) { x0 -= 3600e3; x1 += 3600e3; }
     const x = scale(x0, x1, m.left, o.width - m.right);
     const y = scale(o.yMin, o.yMax, o.height - m.bottom, m.top);
@@ -58,6 +59,11 @@ const Charts = (() => {
     for (let i = 0; i <= 3; i++) {
       const v = x0 + (i / 3) * (x1 - x0);
       text(axes, x(v), o.height - 8, shortTime(v), { "text-anchor": i === 0 ? "start" : i === 3 ? "end" : "middle" });
+    }
+    for (const span of o.spans || []) {  /* shaded time ranges, e.g. work under suspicion */
+      const rect = el("rect", { x: x(span.from), y: m.top, width: Math.max(1, x(span.to) - x(span.from)),
+                                height: o.height - m.bottom - m.top, fill: span.color, class: "span" }, root);
+      el("title", {}, rect).textContent = span.title;
     }
     if (o.threshold != null) {
       el("line", { x1: m.left, x2: o.width - m.right, y1: y(o.threshold), y2: y(o.threshold),
@@ -76,7 +82,9 @@ const Charts = (() => {
         el("polyline", { points: pts.map((p) => `${x(p.x)},${y(p.y)}`).join(" "), stroke: color,
                          "stroke-width": s.width || 2, class: "series", "data-name": s.name }, root);
       }
-      if (pts.length === 1) el("circle", { cx: x(pts[0].x), cy: y(pts[0].y), r: 3, fill: color }, root);
+      if (pts.length <= 12) {  /* few points: show each one */
+        for (const p of pts) el("circle", { cx: x(p.x), cy: y(p.y), r: 3, fill: color, class: "point" }, root);
+      }
     });
     for (const k of o.markers || []) {
       const mark = k.kind === "dot"

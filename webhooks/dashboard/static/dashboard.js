@@ -64,16 +64,23 @@
       const data = await getJSON(`/projects/${project}/timeline`);
       const summary = section("Annotators");
       if (!data || !data.annotators.length) return noData(summary, "no annotator has answered gold");
-      table(summary, ["annotator", "status", "accuracy", "interval", "gold answers", "flags", "quiz answers"],
+      table(summary, ["annotator", "status", "accuracy", "interval", "answers in window", "flags", "quiz answers"],
         data.annotators.map((a) => [who(a), a.status, pct(a.accuracy.accuracy),
           interval([a.accuracy.lower, a.accuracy.upper]), a.accuracy.n, a.flags.length, a.quiz_answers.length]));
       const charts = section(`Accuracy over time (window ${data.window}, ${Math.round(100 * data.confidence_level)} % Wilson bounds; dashed: threshold ${data.threshold})`);
+      const times = data.annotators.flatMap((a) => a.points.map((p) => ms(p.at))
+        .concat(a.quiz_answers.map((q) => ms(q.at)), a.flags.map((f) => ms(f.raised_at))));
+      const xDomain = [Math.min(...times), Math.max(...times)];  /* one time axis: panels compare */
       for (const a of data.annotators) {
         const box = h("div", { class: "small-multiple", "data-annotator": a.id }, h("h3", {}, `${who(a)} · ${a.status}`));
         charts.appendChild(box);
         if (!a.points.length && !a.quiz_answers.length) { noData(box, "no gold answered"); continue; }
-        const markers = [];
+        const markers = [], spans = [];
         for (const f of a.flags) {
+          if (f.decline_started_at) {
+            spans.push({ from: ms(f.decline_started_at), to: ms(f.cleared_at || f.raised_at), color: "#fca5a5",
+                         title: `decline began ${when(f.decline_started_at)}: work since then is suspect` });
+          }
           markers.push({ x: ms(f.raised_at), color: "#d62728", title: `flag raised ${when(f.raised_at)}` });
           if (f.cleared_at) markers.push({ x: ms(f.cleared_at), color: "#2ca02c", title: `flag cleared ${when(f.cleared_at)}` });
         }
@@ -82,9 +89,9 @@
                          title: `quiz answer ${q.passed ? "passed" : "missed"} ${when(q.at)}` });
         }
         Charts.lineChart(box, [{ name: who(a), points: a.points.map((p) => ({ x: ms(p.at), y: p.accuracy, lo: p.lower, hi: p.upper })) }],
-          { threshold: data.threshold, markers, label: `accuracy of ${who(a)}` });
+          { threshold: data.threshold, markers, spans, xDomain, label: `accuracy of ${who(a)}` });
       }
-      charts.appendChild(h("p", { class: "hint" }, "Red line: flag raised · green line: flag cleared · dots: quiz answers (top passed, bottom missed)."));
+      charts.appendChild(h("p", { class: "hint" }, "Red line: flag raised (shaded: from the likely start of the decline) · green line: flag cleared · dots: quiz answers (top passed, bottom missed)."));
     },
 
     async heatmap() {

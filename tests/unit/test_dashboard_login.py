@@ -1,0 +1,144 @@
+"""Dashboard login: enforced on every page, session cookie flags, CSRF on the forms, 503 when unset."""
+
+import re
+
+import pytest
+from dashboardseed import PASSWORD, USERNAME, dashboard_env, seeded_app
+
+from plugin.settings import ConfigError, load_settings
+from webhooks.app import create_app
+
+PANELS = ("accuracy", "heatmap", "agreement", "gold", "relabel", "alerts")
+PAGES = ["/dashboard/"] + [f"/dashboard/projects/1/{page}" for page in PANELS]
+
+
+def make_app(store, sqlite_url, **env):
+    """A second app over the same store, with other settings."""
+    return create_app(load_settings(None, env=dashboard_env(sqlite_url, **env)), store=store)
+
+
+@pytest.fixture
+def app(sqlite_url):
+    with seeded_app(sqlite_url) as app:
+        yield app
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["lsqa"]["store"]
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "no CSRF field in the form"
+    return match.group(1)
+
+
+def login(client, username=USERNAME, password=PASSWORD, next_path=None):
+    form_page = client.get("/dashboard/login")
+    data = {"username": username, "password": password, "csrf": csrf_of(form_page.get_data(as_text=True))}
+    url = "/dashboard/login" + (f"?next={next_path}" if next_path else "")
+    return client.post(url, data=data, base_url="https://localhost")
+
+
+@pytest.fixture
+def client(app):
+    # https: the session cookie is Secure by default and the test client honours that.
+    return app.test_client()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_redirects_to_login_without_a_session(client, path):
+    response = client.get(path)
+    assert response.status_code == 302 and "/dashboard/login" in response.headers["Location"]
+
+
+def test_login_sets_a_hardened_session_cookie_and_opens_every_page(client):
+    response = login(client)
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert "lsqa_session=" in cookie and "HttpOnly" in cookie and "Secure" in cookie
+    assert "SameSite=Strict" in cookie
+    for path in PAGES:
+        page = client.get(path, base_url="https://localhost")
+        assert page.status_code == 200, path
+        assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+        assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_wrong_password_or_user_is_refused(client):
+    assert login(client, password="wrong").status_code == 401
+    assert login(client, username="someone").status_code == 401
+    assert client.get("/dashboard/", base_url="https://localhost").status_code == 302
+
+
+def test_login_without_the_csrf_token_is_refused(client):
+    response = client.post(
+        "/dashboard/login", data={"username": USERNAME, "password": PASSWORD}, base_url="https://localhost"
+    )
+    assert response.status_code == 401 and "expired" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("target", "landing"),
+    [
+        ("/dashboard/projects/1/gold", "/dashboard/projects/1/gold"),
+        ("https://evil.example/", "/dashboard/"),
+        ("//evil.example/dashboard/", "/dashboard/"),
+    ],
+)
+def test_login_returns_to_the_page_asked_for_but_never_off_site(client, target, landing):
+    response = login(client, next_path=target)
+    assert response.headers["Location"] == landing
+
+
+def test_session_reads_the_api_without_a_token(client):
+    assert client.get("/api/v1/projects/1/timeline").status_code == 401
+    login(client)
+    response = client.get("/api/v1/projects/1/timeline", base_url="https://localhost")
+    assert response.status_code == 200 and response.get_json()["project_id"] == 1
+
+
+def test_logout_needs_post_and_its_csrf_token(client):
+    login(client)
+    page = client.get("/dashboard/", base_url="https://localhost").get_data(as_text=True)
+    assert client.get("/dashboard/logout", base_url="https://localhost").status_code == 405
+    forged = client.post("/dashboard/logout", data={"csrf": "forged"}, base_url="https://localhost")
+    assert forged.status_code == 400
+    assert client.get("/dashboard/", base_url="https://localhost").status_code == 200
+    done = client.post("/dashboard/logout", data={"csrf": csrf_of(page)}, base_url="https://localhost")
+    assert done.status_code == 302
+    assert client.get("/dashboard/", base_url="https://localhost").status_code == 302
+    assert client.get("/api/v1/projects", base_url="https://localhost").status_code == 401
+
+
+def test_a_session_of_another_user_name_is_void(store, sqlite_url, client):
+    login(client)
+    renamed = make_app(store, sqlite_url, LSQA_DASHBOARD_USERNAME="someone-else")
+    renamed_client = renamed.test_client()
+    renamed_client.set_cookie("lsqa_session", client.get_cookie("lsqa_session").value, domain="localhost")
+    assert renamed_client.get("/dashboard/", base_url="https://localhost").status_code == 302
+    renamed.extensions["lsqa"]["writer"].close()
+
+
+@pytest.mark.parametrize(
+    "unset", ["LSQA_DASHBOARD_USERNAME", "LSQA_DASHBOARD_PASSWORD", "LSQA_DASHBOARD_SESSION_SECRET"]
+)
+def test_dashboard_is_off_with_a_clear_message_when_a_setting_is_missing(store, sqlite_url, unset):
+    app = make_app(store, sqlite_url, **{unset: ""})
+    for path in ("/dashboard/", "/dashboard/login"):
+        response = app.test_client().get(path)
+        assert response.status_code == 503
+        assert unset.removeprefix("LSQA_").lower().replace("dashboard_", "dashboard.") in response.text
+    app.extensions["lsqa"]["writer"].close()
+
+
+def test_a_short_session_secret_is_a_config_error(sqlite_url):
+    with pytest.raises(ConfigError, match="dashboard.session_secret: must be at least 32 characters"):
+        load_settings(None, env=dashboard_env(sqlite_url, LSQA_DASHBOARD_SESSION_SECRET="short"))
+
+
+def test_static_assets_ship_without_login(client):
+    for name in ("dashboard.js", "charts.js", "dashboard.css"):
+        with client.get(f"/dashboard/static/{name}") as response:
+            assert response.status_code == 200 and response.data
