@@ -2,6 +2,7 @@
 
 import doctest
 from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from dashboardseed import ALICE, API_TOKEN, BOB, CAROL, SUSPECT_ITEM, seeded_app
 from statsmodels.stats.proportion import proportion_confint
 
 from plugin.gold import panels
+from plugin.quality import GoldAnswer
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -111,3 +113,14 @@ def test_panels_need_the_token_or_a_session(client):
 def test_panels_docstring_examples():
     result = doctest.testmod(panels, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_accuracy_series_keeps_the_latest_points_with_full_windows():
+    t = datetime(2024, 1, 1, tzinfo=UTC)
+    answers = [GoldAnswer(str(i), t + timedelta(minutes=i), 1.0, i % 3 != 0) for i in range(30)]
+    points = panels.accuracy_series(answers, window=10, confidence_level=0.9, limit=5)
+    assert [p["at"] for p in points] == [a.answered_at.isoformat() for a in answers[-5:]]
+    for p, end in zip(points, range(25, 30), strict=True):
+        window = answers[end - 9 : end + 1]
+        assert p["n"] == 10 and p["accuracy"] == sum(a.passed for a in window) / 10
+    assert panels.accuracy_series([], window=10, confidence_level=0.9) == []

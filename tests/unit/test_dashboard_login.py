@@ -142,3 +142,12 @@ def test_static_assets_ship_without_login(client):
     for name in ("dashboard.js", "charts.js", "dashboard.css"):
         with client.get(f"/dashboard/static/{name}") as response:
             assert response.status_code == 200 and response.data
+
+
+def test_a_session_reads_the_api_even_while_the_token_api_is_off(store, sqlite_url):
+    app = make_app(store, sqlite_url, LSQA_API_TOKEN="")
+    client = app.test_client()
+    assert client.get("/api/v1/projects", headers={"Authorization": "Bearer x"}).status_code == 503
+    login(client)
+    assert client.get("/api/v1/projects", base_url="https://localhost").status_code == 200
+    app.extensions["lsqa"]["writer"].close()
