@@ -4,7 +4,6 @@ The app runs in a server thread over a seeded SQLite store; no Label Studio. Scr
 page go to tests/artifacts/dashboard/ (ignored by git).
 """
 
-import shutil
 import threading
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"
 # Contract-shaped answers (see the OpenAPI document) for routes other features own, used only while
 # this branch lacks them, so the agreement and relabel pages are drawn from realistic data.
@@ -99,16 +97,14 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    assert shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER), (
-        "needs Debian's chromium: apt-get install -y chromium chromium-driver"
-    )
+def browser(chromium):
+    chromium_path, chromedriver_path = chromium
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = chromium_path
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver = webdriver.Chrome(options=options, service=Service(chromedriver_path))
     yield driver
     driver.quit()
 
