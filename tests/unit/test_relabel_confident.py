@@ -43,7 +43,8 @@ def test_confident_learning_finds_most_flipped_labels(seed):
     hits = len(flagged & flipped)
     precision, recall = hits / len(flagged), hits / len(flipped)
     print(
-        f"seed {seed}: {len(flipped)} flipped, {len(flagged)} flagged, precision {precision:.3f}, recall {recall:.3f}"
+        f"seed {seed}: {len(flipped)} flipped, {len(flagged)} flagged, "
+        f"precision {precision:.3f}, recall {recall:.3f}"
     )
     assert recall >= 0.7 and precision >= 0.7
     assert all(c.reason_kind == "confident_learning" and "model" in c.reason for c in found)
