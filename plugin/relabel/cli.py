@@ -17,9 +17,8 @@ from plugin.jobs import PENDING as JOB_PENDING
 from plugin.jobs import RUNNING_LEASE, Job, RetryLater, enqueue_job, postpone_job
 from plugin.relabel.candidates import collect_candidates
 from plugin.relabel.engine import relabel_settings
-from plugin.relabel.jobs import push_job_key
 from plugin.relabel.profile import relabel_plan
-from plugin.relabel.queue import QUEUED, item_as_json, items_of, queue_candidates, relabel_project_of
+from plugin.relabel.queue import item_as_json, items_of, queue_candidates, relabel_project_of
 from plugin.settings import Settings
 from plugin.store import Store
 from plugin.store.schema import jobs, projects
@@ -53,14 +52,15 @@ def _push(settings: Settings, args: argparse.Namespace, store_factory: StoreFact
                 return _fail(f"project {project_id} is not known here: run lsqa connect first")
             candidates = collect_candidates(conn, project_id, relabel_settings(settings))
             new = queue_candidates(conn, project_id, candidates)
-            waiting = items_of(conn, project_id, QUEUED)
+            # The scan may queue more (it reads Label Studio's predictions): it runs first, the push
+            # then takes everything queued by then.
+            stamp = datetime.now(UTC).isoformat()
             keys = []
-            if waiting:
-                keys.append(push_job_key(project_id, max(i["id"] for i in waiting)))
-                enqueue_job(conn, "relabel_push", keys[-1], {"project_id": project_id}, project_id=project_id)
             if settings["relabel.cl_enabled"]:
-                keys.append(f"relabel_scan:{project_id}:{datetime.now(UTC).isoformat()}")
+                keys.append(f"relabel_scan:{project_id}:{stamp}")
                 enqueue_job(conn, "relabel_scan", keys[-1], {"project_id": project_id}, project_id=project_id)
+            keys.append(f"relabel_push:{project_id}:{stamp}")
+            enqueue_job(conn, "relabel_push", keys[-1], {"project_id": project_id}, project_id=project_id)
         by_kind = Counter(c.reason_kind for c in candidates)
         found = ", ".join(f"{n} {kind}" for kind, n in sorted(by_kind.items())) or "none"
         print(f"project {project_id}: candidates found: {found}; {len(new)} newly queued")
@@ -81,9 +81,16 @@ def _push(settings: Settings, args: argparse.Namespace, store_factory: StoreFact
 def _run_now(store: Store, settings: Settings, keys: list[str]) -> str:
     """Run the jobs just enqueued here rather than wait for the worker; claim them as the worker does."""
     from plugin.labelstudio import LabelStudioAdapter  # the SDK is heavy to import; only when needed
-    from plugin.relabel.engine import job_handlers
+    from plugin.relabel.jobs import RelabelJobs
 
-    handlers = job_handlers(store, lambda: LabelStudioAdapter.from_settings(settings), settings)
+    runner = RelabelJobs(store, lambda: LabelStudioAdapter.from_settings(settings), settings)
+    try:
+        return _run_claimed(store, runner.handlers(), keys)
+    finally:
+        runner.close()
+
+
+def _run_claimed(store: Store, handlers: dict[str, Callable[[Job], None]], keys: list[str]) -> str:
     notes = []
     for key in keys:
         now = datetime.now(UTC)

@@ -59,6 +59,11 @@ class RelabelJobs:
             self._adapter = self._adapter_factory()
         return self._adapter
 
+    def close(self) -> None:
+        if self._adapter is not None:
+            self._adapter.close()
+            self._adapter = None
+
     def handlers(self) -> dict[str, Callable[[Job], None]]:
         return {
             "relabel_push": self._retrying(self.push),
@@ -82,10 +87,14 @@ class RelabelJobs:
 
     def push(self, job: Job) -> None:
         project_id = int(job.payload["project_id"])
-        target = self.ensure_relabel_project(project_id)
         with self.store.read() as conn:
             queued = items_of(conn, project_id, QUEUED)
             data = _task_data(conn, [i["source_task_id"] for i in queued])
+        if not queued:
+            with self.store.begin() as conn:
+                finish_job(conn, job.id, DONE, "nothing queued")
+            return
+        target = self.ensure_relabel_project(project_id)
         model_version = self.settings["relabel.model_version"]
         for start in range(0, len(queued), IMPORT_CHUNK):
             chunk = queued[start : start + IMPORT_CHUNK]
@@ -106,7 +115,7 @@ class RelabelJobs:
                         relabel_task_id=task_id,
                         pushed_at=now,
                     )
-        if queued and self.adapter.get_project(target).get("model_version") != model_version:
+        if self.adapter.get_project(target).get("model_version") != model_version:
             # A named project: LS accepts a model_version only once predictions carry it (notes §5).
             self.adapter.update_project(target, model_version=model_version)
         with self.store.begin() as conn:

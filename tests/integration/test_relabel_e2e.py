@@ -17,6 +17,7 @@ from lsharness import Annotator, LabelStudioServer
 from servicefixtures import API_TOKEN, ServiceProcess
 from sqlalchemy import func, select
 
+from plugin.cli import main
 from plugin.store import Store
 from plugin.store.schema import annotations, flags
 from plugin.store.schema_relabel import relabel_items
@@ -42,13 +43,24 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 30) -> N
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def lsqa(capsys: pytest.CaptureFixture[str], service: ServiceProcess, *args: str) -> str:
+    """An ``lsqa`` command in this process (a subprocess would pay the imports again)."""
+    capsys.readouterr()
+    assert main(["--config", str(service.config), *args]) == 0
+    return capsys.readouterr().out
+
+
 def count(store: Store, query: Any) -> int:
     with store.read() as conn:
         return int(conn.execute(query).scalar_one())
 
 
 def test_flagged_work_is_relabeled_and_written_back_once(
-    ls_server: LabelStudioServer, make_annotator: Callable[[], Annotator], sqlite_url: str, tmp_path
+    ls_server: LabelStudioServer,
+    make_annotator: Callable[[], Annotator],
+    sqlite_url: str,
+    tmp_path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     project_id = ls_server.create_project("relabel e2e", CONFIG)
     task_ids = ls_server.import_tasks(project_id, [{"text": f"review {i}"} for i in range(4)])
@@ -68,7 +80,9 @@ def test_flagged_work_is_relabeled_and_written_back_once(
     ).start()
     store = Store(sqlite_url)
     try:
-        service.cli("connect", "--project", str(project_id))  # webhook + initial sync of the work above
+        lsqa(
+            capsys, service, "connect", "--project", str(project_id)
+        )  # webhook + initial sync of the work above
         with store.begin() as conn:  # the flag as review.py leaves it (cheap: not what this test is about)
             first = conn.execute(select(func.min(annotations.c.created_at))).scalar_one()
             conn.execute(
@@ -81,9 +95,9 @@ def test_flagged_work_is_relabeled_and_written_back_once(
                     evidence={},
                 )
             )
-        pushed = service.cli("relabel", "push", "--project", str(project_id)).stdout
+        pushed = lsqa(capsys, service, "relabel", "push", "--project", str(project_id))
         assert "2 flagged" in pushed and "2 newly queued" in pushed and "2 pushed" in pushed, pushed
-        listing = json.loads(service.cli("relabel", "list", "--project", str(project_id), "--json").stdout)
+        listing = json.loads(lsqa(capsys, service, "relabel", "list", "--project", str(project_id), "--json"))
         relabel_project = listing["relabel_project_id"]
         assert relabel_project and {i["annotation_id"] for i in listing["items"]} == set(made)
 
@@ -105,7 +119,7 @@ def test_flagged_work_is_relabeled_and_written_back_once(
         }
         assert by_user == {flagged.id: choice("neg"), reviewer.id: choice("pos")}  # the original stays
 
-        again = service.cli("relabel", "push", "--project", str(project_id)).stdout
+        again = lsqa(capsys, service, "relabel", "push", "--project", str(project_id))
         assert "0 newly queued" in again, again
         assert len(ls_server.list_task_ids(relabel_project)) == 2
 
