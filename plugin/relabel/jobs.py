@@ -17,7 +17,7 @@ from sqlalchemy import select
 from plugin.connect import desired_webhook
 from plugin.events import parse_project
 from plugin.gold.ledger import copy_task_ids, label_config_of
-from plugin.jobs import DONE, FAILED, Job, RetryLater, finish_job
+from plugin.jobs import DONE, FAILED, Job, RetryLater, finish_job, retry_when_unreachable
 from plugin.labelconfig import LabelConfigError, parse_label_config
 from plugin.relabel.candidates import Candidate
 from plugin.relabel.confident import find_label_suspects, prediction_probabilities, single_choice
@@ -66,22 +66,10 @@ class RelabelJobs:
 
     def handlers(self) -> dict[str, Callable[[Job], None]]:
         return {
-            "relabel_push": self._retrying(self.push),
-            "relabel_scan": self._retrying(self.scan),
-            "relabel_write_back": self._retrying(self.write_back),
+            "relabel_push": retry_when_unreachable(self.push),
+            "relabel_scan": retry_when_unreachable(self.scan),
+            "relabel_write_back": retry_when_unreachable(self.write_back),
         }
-
-    @staticmethod
-    def _retrying(run: Callable[[Job], None]) -> Callable[[Job], None]:
-        def handler(job: Job) -> None:
-            from plugin.labelstudio import LabelStudioError
-
-            try:
-                run(job)
-            except LabelStudioError as exc:
-                raise RetryLater(str(exc)) from exc
-
-        return handler
 
     # -- push ------------------------------------------------------------------------------------------------
 

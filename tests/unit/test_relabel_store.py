@@ -28,6 +28,15 @@ CHOICES = """<View><Text name="t" value="$text"/>
 BOXES = """<View><Image name="img" value="$image"/>
 <RectangleLabels name="box" toName="img"><Label value="Car"/><Label value="Van"/></RectangleLabels></View>"""
 SETTINGS = RelabelSettings()
+SERVICE_SETTINGS = load_settings(
+    None,
+    env={
+        "LABEL_STUDIO_URL": "http://ls",
+        "LABEL_STUDIO_API_KEY": "k",
+        "LSQA_WEBHOOK_SECRET": "0123456789abcdef",
+    },
+)
+RELABEL_PROJECT = 40
 
 
 def choice(value):
@@ -94,6 +103,17 @@ def add_gold(conn, task_id, expert, *, copy_task=None):
         .returning(gold_copies.c.id)
     ).scalar_one()
     return item, copy
+
+
+def add_relabel_project(conn):
+    conn.execute(
+        relabel_projects.insert().values(
+            source_project_id=PROJECT,
+            relabel_project_id=RELABEL_PROJECT,
+            created_by_service=True,
+            created_at=T0,
+        )
+    )
 
 
 def add_answer(conn, item, copy, who, result, passed, outcomes, annotation_id=None):
@@ -171,14 +191,6 @@ def test_systematic_gold_errors_pick_the_annotators_work_on_that_class(store):
 
 
 def test_boundary_gold_answers_relabel_the_gold_task_and_corrections_are_verified(store):
-    settings = load_settings(
-        None,
-        env={
-            "LABEL_STUDIO_URL": "http://ls",
-            "LABEL_STUDIO_API_KEY": "k",
-            "LSQA_WEBHOOK_SECRET": "0123456789abcdef",
-        },
-    )
     seed(store, BOXES, [], [20, 21])
     with store.begin() as conn:
         item, copy = add_gold(conn, 20, box(10))
@@ -189,18 +201,14 @@ def test_boundary_gold_answers_relabel_the_gold_task_and_corrections_are_verifie
         assert (found.source_task_id, found.annotation_id, found.gold_item_id) == (20, 555, item)
         assert "boundary" in found.reason and "0.82" in found.reason
         (item_id,) = queue_candidates(conn, PROJECT, [found])
-        conn.execute(
-            relabel_projects.insert().values(
-                source_project_id=PROJECT, relabel_project_id=40, created_by_service=True, created_at=T0
-            )
-        )
+        add_relabel_project(conn)
         update_item(conn, item_id, status=PUSHED, relabel_project_id=40, relabel_task_id=400)
     review = annotation(900, 400, 12, box(10), T0, project=40)
     event = Changes(projects=[ProjectRecord(40)], annotations=[review])
     for _ in range(2):  # a replayed event changes nothing
         with store.begin() as conn:
             apply_changes(conn, event, 4)
-            engine.react_to_event(conn, "ANNOTATION_CREATED", event, settings, 2)
+            engine.react_to_event(conn, "ANNOTATION_CREATED", event, SERVICE_SETTINGS, 2)
     with store.read() as conn:
         (row,) = items_of(conn, PROJECT)
         assert count_jobs(conn, "relabel_write_back", "relabel_write_back:") == 1
@@ -210,26 +218,14 @@ def test_boundary_gold_answers_relabel_the_gold_task_and_corrections_are_verifie
 
 
 def test_a_skip_or_an_unknown_task_in_a_relabel_project_is_ignored(store):
-    settings = load_settings(
-        None,
-        env={
-            "LABEL_STUDIO_URL": "http://ls",
-            "LABEL_STUDIO_API_KEY": "k",
-            "LSQA_WEBHOOK_SECRET": "0123456789abcdef",
-        },
-    )
     with store.begin() as conn:
-        conn.execute(
-            relabel_projects.insert().values(
-                source_project_id=PROJECT, relabel_project_id=40, created_by_service=True, created_at=T0
-            )
-        )
+        add_relabel_project(conn)
         event = Changes(
             annotations=[
                 annotation(1, 400, 12, [], T0, project=40, cancelled=True),
                 annotation(2, 401, 12, choice("pos"), T0, project=40),
             ]
         )
-        engine.react_to_event(conn, "ANNOTATION_CREATED", event, settings, 1)
+        engine.react_to_event(conn, "ANNOTATION_CREATED", event, SERVICE_SETTINGS, 1)
         assert conn.execute(select(relabel_projects.c.webhook_id)).scalar() is None
         assert count_jobs(conn, "relabel_write_back", "") == 0
