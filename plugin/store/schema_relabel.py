@@ -13,7 +13,7 @@ relabel_projects = Table(
     "relabel_projects",
     metadata,
     Column("source_project_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("relabel_project_id", BigInteger, nullable=False, unique=True),
+    Column("relabel_project_id", BigInteger, nullable=False, index=True),  # one named project may serve all
     Column("created_by_service", Boolean, nullable=False),
     Column("webhook_id", BigInteger),
     Column("created_at", DateTime(timezone=True), nullable=False),

@@ -23,8 +23,11 @@ def upgrade() -> None:
         sa.Column("webhook_id", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("source_project_id"),
-        sa.UniqueConstraint("relabel_project_id"),
     )
+    with op.batch_alter_table("relabel_projects", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_relabel_projects_relabel_project_id"), ["relabel_project_id"], unique=False
+        )
     op.create_table(
         "relabel_items",
         sa.Column(
@@ -64,4 +67,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_relabel_items_relabel_task")
         batch_op.drop_index("ix_relabel_items_project_status")
     op.drop_table("relabel_items")
+    with op.batch_alter_table("relabel_projects", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_relabel_projects_relabel_project_id"))
     op.drop_table("relabel_projects")
