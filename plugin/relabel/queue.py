@@ -100,6 +100,15 @@ def update_item(conn: Connection, item_id: int, **values: Any) -> None:
     conn.execute(update(relabel_items).where(relabel_items.c.id == item_id).values(**values))
 
 
+def written_back_annotation_ids(conn: Connection, project_id: int) -> set[int]:
+    """Annotations the service added to source tasks for reviewers: corrections, not independent work
+    (agreement sampling and gold scheduling should not count them)."""
+    query = select(relabel_items.c.written_annotation_id).where(
+        relabel_items.c.project_id == project_id, relabel_items.c.written_annotation_id.is_not(None)
+    )
+    return {int(i) for i in conn.execute(query).scalars()}
+
+
 def relabel_project_of(conn: Connection, source_project_id: int) -> dict[str, Any] | None:
     query = select(relabel_projects).where(relabel_projects.c.source_project_id == source_project_id)
     row = conn.execute(query).mappings().first()

@@ -10,7 +10,7 @@ from plugin.labelstudio import LabelStudioError
 from plugin.records import Changes, ProjectRecord, TaskRecord
 from plugin.relabel.candidates import Candidate
 from plugin.relabel.jobs import RelabelJobs, with_reason_header
-from plugin.relabel.queue import items_of, queue_candidates, update_item
+from plugin.relabel.queue import items_of, queue_candidates, update_item, written_back_annotation_ids
 from plugin.settings import load_settings
 from plugin.store import Store
 from plugin.store.domain import apply_changes
@@ -159,6 +159,7 @@ def test_write_back_keeps_the_meta_and_does_not_annotate_twice_after_an_outage(s
     assert fake.meta[11]["relabel"][0]["replaces"] == 51
     with store.read() as conn:
         item = items_of(conn, PROJECT)[1]
+        assert written_back_annotation_ids(conn, PROJECT) == {500}
     assert (item["status"], item["written_annotation_id"]) == ("corrected", 500)
 
 
