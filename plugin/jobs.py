@@ -110,6 +110,20 @@ class RetryLater(Exception):
     """A job's outside call failed in a way worth retrying (Label Studio down or slow, ...)."""
 
 
+def retry_when_unreachable(run: Callable[[Job], None]) -> Callable[[Job], None]:
+    """A job handler whose Label Studio failures (``LabelStudioError``) are retried with back-off."""
+
+    def handler(job: Job) -> None:
+        from plugin.labelstudio import LabelStudioError  # the SDK is heavy to import; only when needed
+
+        try:
+            run(job)
+        except LabelStudioError as exc:
+            raise RetryLater(str(exc)) from exc
+
+    return handler
+
+
 def run_due_jobs(store: Store, handlers: Mapping[str, Callable[[Job], None]], limit: int = 20) -> int:
     """Run the jobs that are due, each by the handler of its kind; returns how many were claimed.
 

@@ -218,6 +218,26 @@ class LabelStudioAdapter:
             body["lead_time"] = lead_time
         return dict(self._request("POST", f"api/tasks/{int(task_id)}/annotations/", json=body))
 
+    # -- relabeling -----------------------------------------------------------------------------------------
+
+    def create_project(self, title: str, label_config: str, **fields: Any) -> dict[str, Any]:
+        body = {"title": title, "label_config": label_config, **fields}
+        return dict(self._request("POST", "api/projects/", json=body))
+
+    def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
+        """Import tasks (``data``, ``meta``, ``predictions``) in one call; their new ids, in order."""
+        answer = self._request(
+            "POST", f"api/projects/{int(project_id)}/import", params={"return_task_ids": "true"}, json=tasks
+        )
+        return [int(i) for i in answer.get("task_ids") or []]
+
+    def get_task(self, task_id: int) -> dict[str, Any]:
+        return dict(self._request("GET", f"api/tasks/{int(task_id)}/"))
+
+    def list_predictions(self, project_id: int) -> list[dict[str, Any]]:
+        """Every prediction of the project (task, model_version, score, result)."""
+        return list(self._request("GET", "api/predictions/", params={"project": int(project_id)}))
+
     # -- Enterprise only (Community answers 404, shared/label-studio-notes.md §4) ---------------------------
 
     def assign_task(self, project_id: int, task_id: int, user_ids: list[int]) -> None:

@@ -14,7 +14,7 @@ def readme_rows():
     rows = {}
     for line in (ROOT / "README.md").read_text().splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and re.fullmatch(r"`[a-z_]+\.[a-z_.]+`", cells[0]):
+        if len(cells) == 5 and re.fullmatch(r"`[a-z_]+\.[a-z0-9_.]+`", cells[0]):
             rows[cells[0].strip("`")] = cells[1:]
     return rows
 

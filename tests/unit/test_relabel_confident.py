@@ -1,0 +1,64 @@
+"""Confident learning on Label Studio-shaped predictions that carry only a top score."""
+
+import numpy as np
+import pytest
+
+from plugin.relabel.confident import find_label_suspects, prediction_probabilities
+from plugin.relabel.jobs import confident_learning_candidates
+
+CLASSES = ["cat", "dog", "bird", "fish", "frog"]
+
+
+def choice(value):
+    return [{"from_name": "animal", "to_name": "img", "type": "choices", "value": {"choices": [value]}}]
+
+
+def synthetic_project(seed, n=2000, flip=0.08, model_accuracy=0.9):
+    """n tasks, one annotation each; ``flip`` of the labels changed; a model right ``model_accuracy``
+    of the time, more confident when right (as a trained classifier is)."""
+    rng = np.random.default_rng(seed)
+    k = len(CLASSES)
+    truth = rng.integers(0, k, n)
+    right = rng.random(n) < model_accuracy
+    predicted = np.where(right, truth, (truth + rng.integers(1, k, n)) % k)
+    score = np.where(right, rng.uniform(0.6, 0.99, n), rng.uniform(0.3, 0.7, n))
+    flipped = rng.random(n) < flip
+    given = np.where(flipped, (truth + rng.integers(1, k, n)) % k, truth)
+    rows = [
+        {"id": 10_000 + t, "task_id": t, "annotator_id": 1 + t % 7, "result": choice(CLASSES[given[t]])}
+        for t in range(n)
+    ]
+    predictions = {
+        t: {"task": t, "score": float(score[t]), "result": choice(CLASSES[predicted[t]])} for t in range(n)
+    }
+    return rows, predictions, {10_000 + t for t in np.flatnonzero(flipped)}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_confident_learning_finds_most_flipped_labels(seed):
+    rows, predictions, flipped = synthetic_project(seed)
+    found = confident_learning_candidates(rows, predictions, "animal", CLASSES)
+    flagged = {c.annotation_id for c in found}
+    assert len(flagged) == len(found)  # one candidate per annotation
+    hits = len(flagged & flipped)
+    precision, recall = hits / len(flagged), hits / len(flipped)
+    print(
+        f"seed {seed}: {len(flipped)} flipped, {len(flagged)} flagged, "
+        f"precision {precision:.3f}, recall {recall:.3f}"
+    )
+    assert recall >= 0.7 and precision >= 0.7
+    assert all(c.reason_kind == "confident_learning" and "model" in c.reason for c in found)
+
+
+def test_prediction_probabilities_spread_the_rest_uniformly():
+    p = prediction_probabilities({"score": 0.6, "result": choice("dog")}, "animal", CLASSES)
+    assert p is not None
+    assert p.sum() == pytest.approx(1.0) and p[1] == pytest.approx(0.6)
+    assert np.allclose(np.delete(p, 1), 0.1)
+    assert prediction_probabilities({"score": None, "result": choice("dog")}, "animal", CLASSES) is None
+    assert prediction_probabilities({"score": 0.9, "result": choice("whale")}, "animal", CLASSES) is None
+
+
+def test_find_label_suspects_with_one_class_used_flags_nothing():
+    assert find_label_suspects([0, 0, 0], np.tile([0.1, 0.9], (3, 1))) == []
+    assert find_label_suspects([], np.empty((0, 2))) == []
