@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from plugin.agreement import engine as agreement_engine
 from plugin.alerts import Alert, deliver_alert
 from plugin.audit import engine as audit_engine
+from plugin.audit import trail_facts
 from plugin.events import EventError, parse_event
 from plugin.gold.engine import GoldContext, react_to_event
 from plugin.gold.injector import GoldInjector
@@ -166,6 +167,7 @@ class Worker:
         with self.store.begin() as conn:
             delivered = [asdict(d) for d in record.deliveries]
             conn.execute(update(alerts).where(alerts.c.id == row["id"]).values(delivered=delivered))
+            trail_facts.alert_sent(conn, row["id"], record)
             finish_job(conn, job.id)
 
     def drain(self) -> int:
