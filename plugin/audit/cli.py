@@ -13,10 +13,10 @@ from plugin.audit.trail_chain import Verdict, verify_rows
 from plugin.audit.trail_io import (
     FORMATS,
     TrailFileError,
-    chain_head,
     format_of,
     iter_rows,
     read_rows,
+    verify_store,
     write_rows,
 )
 from plugin.settings import Settings
@@ -73,8 +73,7 @@ def _verify(settings: Settings, args: argparse.Namespace, store_factory: StoreFa
         head = None
     else:
         with store_factory(settings) as store, store.read() as conn:
-            head = chain_head(conn)
-            verdict = verify_rows(iter_rows(conn), head)
+            verdict, head = verify_store(conn)
     print(describe(verdict, head))
     return 0 if verdict.ok else 1
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import suppress
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import closing, suppress
 from typing import IO, Any, Literal
 
 from sqlalchemy import Connection, select
 
-from plugin.audit.trail_chain import TrailRow, canonical_json, utc_text
+from plugin.audit.trail_chain import TrailRow, Verdict, canonical_json, utc_text, verify_rows
 from plugin.store.schema_audit import audit_head, audit_log
 
 Format = Literal["csv", "jsonl"]
@@ -26,21 +26,30 @@ class TrailFileError(ValueError):
 
 def iter_rows(
     conn: Connection, *, project_id: int | None = None, kinds: Iterable[str] | None = None
-) -> Iterator[TrailRow]:
+) -> Generator[TrailRow, None, None]:
     """Rows in ``seq`` order, streamed (the log can be far larger than memory)."""
     query = select(*(audit_log.c[name] for name in COLUMNS)).order_by(audit_log.c.seq)
     if project_id is not None:
         query = query.where(audit_log.c.project_id == project_id)
     if kinds is not None:
         query = query.where(audit_log.c.kind.in_(list(kinds)))
-    result = conn.execution_options(yield_per=FETCH_ROWS).execute(query)
-    for seq, created_at, kind, project, actor, subject, facts, prev_hash, digest in result:
-        yield TrailRow(seq, utc_text(created_at), kind, project, actor, subject, facts, prev_hash, digest)
+    # Closed with the generator: a verification that stops at the first bad row leaves no
+    # server-side cursor behind.
+    with conn.execution_options(yield_per=FETCH_ROWS).execute(query) as result:
+        for seq, created_at, kind, project, actor, subject, facts, prev_hash, digest in result:
+            yield TrailRow(seq, utc_text(created_at), kind, project, actor, subject, facts, prev_hash, digest)
 
 
 def chain_head(conn: Connection) -> tuple[int, str] | None:
     row = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
     return (int(row[0]), str(row[1])) if row else None
+
+
+def verify_store(conn: Connection) -> tuple[Verdict, tuple[int, str] | None]:
+    """Verify the whole trail against its chain head; returns the verdict and the head."""
+    head = chain_head(conn)
+    with closing(iter_rows(conn)) as rows:
+        return verify_rows(rows, head), head
 
 
 def as_json(row: TrailRow) -> dict[str, Any]:
