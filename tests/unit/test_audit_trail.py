@@ -4,47 +4,14 @@ that make the table append-only, and appends from several writers at once."""
 import threading
 
 import pytest
+from audittools import append, tamper, verdict
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from plugin.audit.trail import Entry, record, record_many
 from plugin.audit.trail_chain import GENESIS, hash_of
-from plugin.audit.trail_io import chain_head, iter_rows, verify_store
+from plugin.audit.trail_io import chain_head, iter_rows
 from plugin.store.schema_audit import audit_log
-
-
-def append(store, n, *, project_id=7, actor="service"):
-    """``n`` facts: half one by one, half in one batch, as the worker and the features do."""
-    with store.begin() as conn:
-        for i in range(n // 2):
-            record(conn, "test.fact", project_id=project_id, actor=actor, subject=f"task:{i}", facts={"i": i})
-        record_many(
-            conn, [Entry("test.batch", project_id, actor, f"task:{i}", {"i": i}) for i in range(n // 2, n)]
-        )
-
-
-def verdict(store):
-    with store.read() as conn:
-        return verify_store(conn)[0]
-
-
-def drop_guards(store):
-    """Tampering needs the append-only triggers out of the way (what an intruder with DDL rights does)."""
-    statements = (
-        ["DROP TRIGGER audit_log_no_change ON audit_log"]
-        if store.dialect == "postgresql"
-        else ["DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"]
-    )
-    with store.begin() as conn:
-        for statement in statements:
-            conn.execute(text(statement))
-
-
-def tamper(store, *statements):
-    drop_guards(store)
-    with store.begin() as conn:
-        for statement in statements:
-            conn.exec_driver_sql(statement)
 
 
 def test_trail_appends_build_a_hash_chain(store):
@@ -192,6 +159,7 @@ def test_trail_facts_are_canonical_and_free_of_credentials(store):
     assert (second.actor, second.subject, second.facts) == (None, None, "{}")
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # checked before any SQL
 @pytest.mark.parametrize("kind", ["", "Annotation.received", "received", "a.b c"])
 def test_trail_rejects_badly_named_kinds(store, kind):
     with pytest.raises(ValueError), store.begin() as conn:
