@@ -102,3 +102,11 @@ def test_worker_records_annotation_facts_for_a_batch_of_events(store, settings):
     everything = json.dumps(trail(store), default=str)
     assert "choices" not in everything and '"result"' not in everything and "token" not in everything
     assert verdict(store).ok
+
+
+def test_worker_records_every_annotation_of_a_big_event(store, settings):
+    enqueue(store, [bulk_created(1, 1, 600, 5)])  # SQLite writes it in pieces; the trail needs it whole
+    assert Worker(store, settings).drain() == 1
+    received = trail(store, "annotation.received")
+    assert sorted(r["facts"]["annotation_id"] for r in received) == list(range(1, 601))
+    assert verdict(store).ok
