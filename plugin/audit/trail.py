@@ -13,13 +13,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from plugin.audit.trail_chain import GENESIS, canonical_json, row_hash, row_text, utc_text
 from plugin.store.schema_audit import audit_head, audit_log
 
 KIND = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 HEAD_ID = 1
+# Built once: appends are on the worker's hot path, and building a statement costs more than running it.
+LOCK_HEAD = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == HEAD_ID).with_for_update()
+MOVE_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == HEAD_ID)
+    .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+)
+APPEND = audit_log.insert()
 
 
 @dataclass(frozen=True)
@@ -66,8 +74,8 @@ def record_many(conn: Connection, entries: Iterable[Entry]) -> int:
         text = row_text(stamp, row["kind"], row["project_id"], row["actor"], row["subject"], row["facts"])
         row.update(seq=seq, created_at=created_at, prev_hash=prev, hash=row_hash(prev, text))
         prev = row["hash"]
-    conn.execute(audit_log.insert(), rows)
-    conn.execute(update(audit_head).where(audit_head.c.id == HEAD_ID).values(seq=seq, hash=prev))
+    conn.execute(APPEND, rows)
+    conn.execute(MOVE_HEAD, {"head_seq": seq, "head_hash": prev})
     return seq
 
 
@@ -97,14 +105,13 @@ def _text(value: str | None, limit: int, name: str) -> str | None:
 def lock_trail(conn: Connection) -> tuple[int, str]:
     """The chain's last (seq, hash), locked until the caller's transaction ends: take it first to
     read the trail and append to it as one step (no other writer can append in between)."""
-    query = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == HEAD_ID).with_for_update()
-    head = conn.execute(query).first()
+    head = conn.execute(LOCK_HEAD).first()
     if head is None:  # the migration creates it; rebuild it from the log if someone removed it
         last = conn.execute(
             select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
         ).first()
         seq, digest = (int(last[0]), str(last[1])) if last else (0, GENESIS)
         conn.execute(audit_head.insert().values(id=HEAD_ID, seq=seq, hash=digest))
-        head = conn.execute(query).first()
+        head = conn.execute(LOCK_HEAD).first()
         assert head is not None
     return int(head[0]), str(head[1])
