@@ -146,9 +146,7 @@ def verify_rows(rows: Iterable[TrailRow], head: tuple[int, str] | None = None) -
         expected, prev, count = expected + 1, row.hash, count + 1
     if head is not None and (head[0], head[1]) != (expected - 1, prev):
         if head[0] >= expected:
-            message = (
-                f"rows {_span(expected, head[0])} were removed from the end (the chain head is at {head[0]})"
-            )
+            message = f"{_rows(expected, head[0])} removed from the end (the chain head is at {head[0]})"
             return _broken("removed", count, expected, message)
         return _broken(
             "edited", count, head[0], f"the chain head (seq {head[0]}) does not match the last row"
@@ -171,9 +169,7 @@ def _broken_link(row: TrailRow, expected: int, prev: str, count: int, rest: Iter
         where = f"it follows row {predecessor}" if predecessor is not None else "it is out of place"
         return _broken("reordered", count, row.seq, f"row {row.seq} was moved: {where}")
     if row.seq > expected:
-        message = (
-            f"rows {_span(expected, row.seq - 1)} were removed (row {row.seq} follows row {expected - 1})"
-        )
+        message = f"{_rows(expected, row.seq - 1)} removed (row {row.seq} follows row {expected - 1})"
         return _broken("removed", count, expected, message)
     if expected == 1:
         return _broken("edited", count, row.seq, f"row {row.seq} does not start the chain")
@@ -188,5 +184,5 @@ def _broken(problem: Problem, count: int, seq: int, message: str) -> Verdict:
     return Verdict(False, count, problem, seq, message)
 
 
-def _span(first: int, last: int) -> str:
-    return str(first) if first == last else f"{first}-{last}"
+def _rows(first: int, last: int) -> str:
+    return f"row {first} was" if first == last else f"rows {first}-{last} were"
