@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from plugin.agreement import cli as agreement_cli
 from plugin.audit import cli as audit_cli
+from plugin.audit.trail_settings import record_settings_change
 from plugin.gold import GoldError
 from plugin.gold.cli import add_gold_commands
 from plugin.logs import configure_logging
@@ -51,8 +52,8 @@ def _adapter(settings: Settings) -> LabelStudioAdapter:
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     from plugin.serve import serve
 
-    with _store(settings):  # migrate once, before any child process starts
-        pass
+    with _store(settings) as store:  # migrate once, before any child process starts
+        record_settings_change(store, settings)
     return serve(settings)
 
 
@@ -72,6 +73,7 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     log.info("worker started")
     with _store(settings, derived_only=True) as store:
+        record_settings_change(store, settings)
         Worker(store, settings).run(stop)
     return 0
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from plugin.audit import trail_facts
 from plugin.gold.ledger import (
     CopyRecord,
     ensure_annotator_state,
@@ -160,6 +161,7 @@ def _on_copy_annotation(
     )  # a copy that reached someone else still tells us something
     if not record_answer(conn, copy, annotation, verdict, purpose):
         return
+    trail_facts.gold_scored(conn, copy, annotation, verdict, purpose)
     if not is_target:
         review_annotator(conn, copy.project_id, annotation.annotator_id, purpose, ctx.review)  # type: ignore[arg-type]
         return

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from plugin.alerts import Alert, annotator_flagged_alert, quiz_alert
+from plugin.audit import trail_facts
 from plugin.gold.ledger import annotator_state, update_annotator_state
 from plugin.jobs import enqueue_job
 from plugin.quality import GoldAnswer, RequalificationPolicy, decide_status, judge_quiz
@@ -141,6 +142,7 @@ def review_annotator(
         )
     )
     update_annotator_state(conn, project_id, annotator_id, status="requalifying", quiz_left=policy.quiz_items)
+    trail_facts.flag_raised(conn, project_id, annotator_id, decision)
     raise_alert(conn, annotator_flagged_alert(project_id, _name(conn, annotator_id), decision))
     return "requalifying"
 
@@ -163,6 +165,9 @@ def _review_quiz(
         return "requalifying"
     now = answers[-1].answered_at  # the answer that settled the quiz, on the answers' own clock
     raise_alert(conn, quiz_alert(project_id, _name(conn, annotator_id), result, attempt=attempt))
+    trail_facts.quiz_judged(
+        conn, project_id, annotator_id, flag["id"], result, attempt=attempt, retries=settings.quiz_retries
+    )
     if result.status == "passed":
         conn.execute(update(flags).where(flags.c.id == flag["id"]).values(status="cleared", cleared_at=now))
         update_annotator_state(conn, project_id, annotator_id, status="ok", quiz_left=0)
@@ -205,6 +210,7 @@ def raise_alert(conn: Connection, alert: Alert) -> int:
         .returning(alerts.c.id)
     ).scalar_one()
     enqueue_job(conn, "send_alert", f"alert:{alert_id}", {"alert_id": alert_id}, project_id=alert.project_id)
+    trail_facts.alert_raised(conn, int(alert_id), alert)
     return int(alert_id)
 
 
