@@ -11,7 +11,7 @@ class ProgressReader:
     """Wraps a binary file: every ``read`` advances a bar of ``label`` over the file's size.
 
     The bar is redrawn at most every ``interval`` seconds, so the cost is one clock read per
-    ``read`` call (ijson reads 64 KiB at a time).
+    ``read`` call (the export is read 1 MiB at a time).
     """
 
     def __init__(

@@ -1,26 +1,27 @@
 """Read an export against its gold: the gold export in memory, the main export streamed task by task.
 
 The main export of a large project does not fit comfortably in memory as Python objects (600 MB of
-JSON becomes several GB), so it is parsed incrementally with ijson's C backend (yajl2_c) and only
-one chunk of tasks with a gold counterpart is held at a time. Gold exports are small (3-5 % of the
+JSON becomes several GB), so it is parsed incrementally, task by task
+(:func:`plugin.offline.jsonstream.iter_array`), and only one chunk of tasks with a gold counterpart
+is held at a time. Gold exports are small (3-5 % of the
 data) and are read with :func:`plugin.gold.library.read_export`, which also picks each task's expert
 annotation.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import ijson
+from typing import IO, Any
 
 from plugin.gold.library import GoldError, PickPolicy, read_export
 from plugin.labelconfig import LabelConfig, LabelConfigError, parse_label_config
 from plugin.offline.infer import infer_label_config
+from plugin.offline.jsonstream import JSONStreamError, iter_array
 from plugin.offline.progress import ProgressReader
 
 Key = int | float | str | bool
@@ -78,8 +79,9 @@ def match_key(task: Mapping[str, Any], match_on: str | None) -> Key | None:
 
 def load_gold(path: Path, *, match_on: str | None, pick: PickPolicy) -> dict[Key, list[dict[str, Any]]]:
     """Expert results of the gold export by match key."""
+    text = _read_bytes(path, "gold export")
     try:
-        tasks = json.loads(_read_bytes(path, "gold export"))
+        tasks = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise AuditInputError(f"the gold export {path} is not valid JSON: {_one_line(exc)}") from None
     try:
@@ -112,19 +114,35 @@ def load_label_config(path: Path | None, gold: Mapping[Key, list[dict[str, Any]]
 
 
 def stream_tasks(path: Path, *, progress: bool | None = None) -> Iterator[dict[str, Any]]:
-    """The tasks of a Label Studio JSON export, one at a time (floats as ``float``)."""
+    """The tasks of a Label Studio JSON export, one at a time (floats as ``float``).
+
+    The file is checked at once (readable, a JSON list), so a wrong path fails before other work.
+    """
+    with _open_export(path):
+        pass
+    return _tasks(path, progress)
+
+
+def _open_export(path: Path) -> IO[bytes]:
     try:
         raw = path.open("rb")
     except OSError as exc:
-        raise AuditInputError(
-            f"cannot read the export {path}: {exc.strerror or type(exc).__name__}"
-        ) from None
-    with raw:
-        _expect_list(raw, path)
+        reason = exc.strerror or type(exc).__name__
+        raise AuditInputError(f"cannot read the export {path}: {reason}") from None
+    head = raw.read(4096).removeprefix(codecs.BOM_UTF8).lstrip()
+    if not head.startswith(b"["):
+        raw.close()
+        raise AuditInputError(f"the export {path} is not a JSON list of tasks (Label Studio's JSON export)")
+    raw.seek(0)
+    return raw
+
+
+def _tasks(path: Path, progress: bool | None) -> Iterator[dict[str, Any]]:
+    with _open_export(path) as raw:
         reader = ProgressReader(raw, os.fstat(raw.fileno()).st_size, "reading export", enabled=progress)
         try:
-            yield from ijson.items(reader, "item", use_float=True)
-        except ijson.JSONError as exc:
+            yield from iter_array(reader)
+        except JSONStreamError as exc:
             raise AuditInputError(f"the export {path} is not valid JSON: {_one_line(exc)}") from None
         finally:
             reader.close()
@@ -176,13 +194,6 @@ def annotator_of(annotation: Mapping[str, Any]) -> Any:
     if isinstance(who, Mapping):
         return who.get("email") or who.get("id")
     return who
-
-
-def _expect_list(raw: Any, path: Path) -> None:
-    head = raw.read(4096).lstrip()
-    if not head.startswith(b"["):
-        raise AuditInputError(f"the export {path} is not a JSON list of tasks (Label Studio's JSON export)")
-    raw.seek(0)
 
 
 def _read_bytes(path: Path, what: str) -> bytes:

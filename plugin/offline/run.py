@@ -45,10 +45,11 @@ def run_audit(
         A file is missing, unreadable or not a Label Studio export; the message is one line.
     """
     settings = settings or ScoringSettings()
+    tasks = stream_tasks(export, progress=progress)  # fails now on a wrong path, before the gold is read
     gold_results = load_gold(gold, match_on=match_on, pick=pick)
     config = load_label_config(label_config, gold_results)
     stats = ReadStats()
-    pairs = comparisons(stream_tasks(export, progress=progress), gold_results, match_on=match_on, stats=stats)
+    pairs = comparisons(tasks, gold_results, match_on=match_on, stats=stats)
     tally = tally_comparisons(pairs, config, settings=settings)
     source = {
         "export": str(export),
