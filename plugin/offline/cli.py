@@ -139,6 +139,6 @@ def format_summary(report: dict[str, Any]) -> str:
         lines.append(
             f"boundary: {b['matched_regions']} matched regions, {b['share_iou_070_085']:.1%} at 0.70-0.85"
         )
-    lines.append(f"recommendation: {plan['strategy']}")
+    lines.append(f"recommendation: {plan['strategy'] or 'none'}")
     lines += [f"  - {reason}" for reason in plan["reasons"]]
     return "\n".join(lines)

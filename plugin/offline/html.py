@@ -35,7 +35,7 @@ def render_html(report: dict[str, Any], *, title: str = "QA audit") -> str:
         f"<style>{_CSS}</style></head><body><h1>{escape(title)}</h1>",
         _cards(report),
         "<h2>Recommendation</h2><div class='plan'>",
-        f"<p><b>{escape(str(plan['strategy']))}</b></p><ul>",
+        f"<p><b>{escape(plan['strategy'] or 'no recommendation')}</b></p><ul>",
         *(f"<li>{escape(str(r))}</li>" for r in plan["reasons"]),
         "</ul>",
         *(

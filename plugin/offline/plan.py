@@ -171,8 +171,8 @@ def recommend(
     -------
     dict
         ``strategy`` (one of :data:`TARGETED`, :data:`TARGETED_GUIDELINES`, :data:`FULL`,
-        :data:`RARE_CLASSES`), ``reasons`` (sentences), ``actions``, and the ``classes`` and
-        ``annotators`` the actions are about.
+        :data:`RARE_CLASSES`; None when no gold unit was compared), ``reasons`` (sentences),
+        ``actions``, and the ``classes`` and ``annotators`` the actions are about.
 
     Examples
     --------
@@ -181,6 +181,9 @@ def recommend(
     >>> plan["strategy"]
     'targeted relabeling'
     """
+    if not any(c["n"] for c in per_class):
+        reasons = ["nothing was compared with gold yet"]
+        return {"strategy": None, "reasons": reasons, "actions": [], "classes": [], "annotators": []}
     f = _Findings.of(error_rate, per_class, per_annotator)
     classes, people, by_classes, by_people = f.classes, f.people, f.by_classes, f.by_people
     class_share, people_share, people_work = f.class_share, f.people_share, f.people_work

@@ -18,7 +18,7 @@ values = st.recursive(
 spacing = st.sampled_from(["", " ", "\n", " \r\n\t "])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(values, max_size=8), spacing, st.integers(1, 40), st.booleans())
 def test_iter_array_equals_json_loads(items, space, block, ascii_only):
     text = space + "[" + space + ("," + space).join(json.dumps(v, ensure_ascii=ascii_only) for v in items)

@@ -8,6 +8,8 @@ from sqlalchemy import select
 
 from plugin.cli import main
 from plugin.gold.library import read_export
+from plugin.offline.cli import format_summary
+from plugin.offline.html import render_html
 from plugin.offline.live import live_report
 from plugin.offline.reader import ReadStats, comparisons, stream_tasks
 from plugin.offline.run import run_audit
@@ -114,3 +116,14 @@ def test_cli_report(store_url, seeded, tmp_path, capsys, monkeypatch):
     assert "recommendation: " in capsys.readouterr().out
     assert main(["--config", str(config), "report", "-p", "999"]) == 2
     assert capsys.readouterr().err == "lsqa: project 999 is not known here: run lsqa connect\n"
+
+
+def test_live_report_of_a_project_without_gold_answers(store):
+    with store.begin() as conn:
+        apply_changes(conn, Changes(projects=[ProjectRecord(8, "new", None)]), seq=2)
+    with store.read() as conn:
+        report = live_report(conn, 8)
+    assert report["summary"]["records_compared"] == 0 and report["summary"]["error_rate"] == 0.0
+    assert report["per_class"] == [] and report["boundary"]["matched_regions"] == 0
+    assert report["recommendation"]["strategy"] is None
+    assert "no recommendation" in render_html(report) and "recommendation: none" in format_summary(report)

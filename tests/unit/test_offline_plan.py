@@ -109,3 +109,8 @@ def test_no_errors_at_all():
     plan = recommend(0.0, rows, people([0.0, 0.0], [1000, 1000]))
     assert plan["strategy"] == TARGETED
     assert error_profile(0.0, rows, people([0.0, 0.0], [1000, 1000]))["primary"] == "none"
+
+
+def test_nothing_compared_gets_no_strategy():
+    plan = recommend(0.0, [], [])
+    assert plan["strategy"] is None and plan["reasons"] == ["nothing was compared with gold yet"]
