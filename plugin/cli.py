@@ -19,6 +19,7 @@ from plugin.audit.trail_settings import record_settings_change
 from plugin.gold import GoldError
 from plugin.gold.cli import add_gold_commands
 from plugin.logs import configure_logging
+from plugin.offline import cli as offline_cli
 from plugin.relabel import cli as relabel_cli
 from plugin.settings import ConfigError, Settings, load_settings
 from plugin.store import Store, StoreError
@@ -144,11 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     agreement_cli.add_commands(sub, _store)
     relabel_cli.add_commands(sub, _store)
     audit_cli.add_commands(sub, _store)
+    offline_cli.add_commands(sub, _store)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not getattr(args, "needs_settings", True):  # offline commands (lsqa audit) read files only
+        return args.func(None, args)
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

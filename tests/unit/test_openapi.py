@@ -14,7 +14,6 @@ from webhooks.api_dashboard import load_openapi
 # Documented already, built by other features in parallel: the coordinator empties this after merging.
 PENDING = {
     ("GET", "/projects/{project_id}/batches"),
-    ("GET", "/projects/{project_id}/report"),
 }
 
 
