@@ -90,6 +90,7 @@ class Worker:
         with self.store.read() as conn:
             pending = peek_pending(conn, limit)
         parsed = self._parse(pending)
+        whole = dict(parsed)  # reactions see the whole event, even one written in pieces
         for event_id, changes in parsed.items():
             if isinstance(changes, Changes) and changes.size() > SQLITE_PIECE_ROWS:
                 *head, parsed[event_id] = changes.split(SQLITE_PIECE_ROWS)
@@ -98,7 +99,7 @@ class Worker:
                         apply_batch(conn, [(event_seq(event_id), piece)])
         with self.store.begin() as conn:
             claimed = claim_pending(conn, limit, among=[e.id for e in pending])
-            self._apply(conn, claimed, parsed)
+            self._apply(conn, claimed, parsed, whole)
         return len(claimed)
 
     @staticmethod
@@ -112,16 +113,22 @@ class Worker:
         return parsed
 
     def _apply(
-        self, conn: Connection, claimed: list[ClaimedEvent], parsed: dict[int, Changes | Exception]
+        self,
+        conn: Connection,
+        claimed: list[ClaimedEvent],
+        parsed: dict[int, Changes | Exception],
+        whole: dict[int, Changes | Exception] | None = None,
     ) -> None:
+        """Write ``parsed`` (what is left to write of each event) and react to ``whole``."""
+        whole = whole or parsed
         good = [e for e in claimed if isinstance(parsed[e.id], Changes)]
         try:
             with conn.begin_nested():
                 apply_batch(conn, [(event_seq(e.id), parsed[e.id]) for e in good])  # type: ignore[misc]
                 for event in good:
-                    self._react(conn, event, parsed[event.id])  # type: ignore[arg-type]
+                    self._react(conn, event, whole[event.id])  # type: ignore[arg-type]
         except REACTION_ERRORS:
-            good = self._apply_one_by_one(conn, good, parsed)
+            good = self._apply_one_by_one(conn, good, parsed, whole)
         for event in claimed:
             if isinstance(parsed[event.id], Exception):
                 self._fail(conn, event, parsed[event.id])  # type: ignore[arg-type]
@@ -135,7 +142,11 @@ class Worker:
         relabel_engine.react_to_event(conn, event.action, changes, self.settings, event.id)
 
     def _apply_one_by_one(
-        self, conn: Connection, events: list[ClaimedEvent], parsed: dict[int, Changes | Exception]
+        self,
+        conn: Connection,
+        events: list[ClaimedEvent],
+        parsed: dict[int, Changes | Exception],
+        whole: dict[int, Changes | Exception],
     ) -> list[ClaimedEvent]:
         """The batch failed as a whole: find the events to blame, keep the others."""
         applied = []
@@ -143,7 +154,7 @@ class Worker:
             try:
                 with conn.begin_nested():
                     apply_batch(conn, [(event_seq(event.id), parsed[event.id])])  # type: ignore[list-item]
-                    self._react(conn, event, parsed[event.id])  # type: ignore[arg-type]
+                    self._react(conn, event, whole[event.id])  # type: ignore[arg-type]
                 applied.append(event)
             except REACTION_ERRORS as exc:
                 parsed[event.id] = exc
