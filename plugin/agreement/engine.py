@@ -7,8 +7,7 @@
 - TASKS_DELETED: deleted tasks leave their batches.
 """
 
-from __future__ import annotations
-
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -30,8 +29,10 @@ from plugin.jobs import Job, finish_job
 from plugin.records import Changes, TaskRecord
 from plugin.settings import Settings
 from plugin.store import Store
-from plugin.store.schema import projects
+from plugin.store.schema import annotations, projects, users
+from plugin.store.schema_agreement import agreement_tasks
 
+log = logging.getLogger(__name__)
 ANNOTATION_ACTIONS = ("ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED")
 
 
@@ -92,16 +93,47 @@ def job_handlers(
     """Handlers for the durable jobs this feature enqueues (``plugin.jobs``)."""
     return {
         OVERLAP_JOB: OverlapSetter(store, adapter_factory),
-        COMPUTE_JOB: _computer(store, compute_settings(settings)),
+        COMPUTE_JOB: _computer(store, adapter_factory, compute_settings(settings)),
     }
 
 
-def _computer(store: Store, settings: ComputeSettings) -> Callable[[Job], None]:
+def _computer(
+    store: Store, adapter_factory: Callable[[], Any], settings: ComputeSettings
+) -> Callable[[Job], None]:
     def compute(job: Job) -> None:
+        batch_id = int(job.payload["batch_id"])
+        learn_annotator_names(store, adapter_factory, batch_id)
         try:
-            compute_batch(store, int(job.payload["batch_id"]), settings, job_id=job.id)
+            compute_batch(store, batch_id, settings, job_id=job.id)
         except LookupError as exc:  # the batch is gone: nothing to compute
             with store.begin() as conn:
                 finish_job(conn, job.id, "failed", str(exc))
 
     return compute
+
+
+def learn_annotator_names(store: Store, adapter_factory: Callable[[], Any], batch_id: int) -> None:
+    """Alerts name annotators by e-mail: fetch the users if the sample's annotators are unknown
+    (best effort; without Label Studio the alert names user ids)."""
+    from plugin.labelstudio import LabelStudioError
+    from plugin.sync import save_users
+
+    sampled = select(agreement_tasks.c.task_id).where(
+        agreement_tasks.c.batch_id == batch_id, agreement_tasks.c.sampled.is_(True)
+    )
+    people = select(annotations.c.annotator_id).where(
+        annotations.c.task_id.in_(sampled), annotations.c.was_cancelled.is_(False)
+    )
+    with store.read() as conn:
+        unknown = conn.execute(
+            people.where(annotations.c.annotator_id.not_in(select(users.c.id))).limit(1)
+        ).first()
+    if unknown is None:
+        return
+    try:
+        found = adapter_factory().list_users()
+    except LabelStudioError as exc:
+        log.warning("batch %d: annotator names unavailable: %s", batch_id, exc)
+        return
+    with store.begin() as conn:
+        save_users(conn, found)

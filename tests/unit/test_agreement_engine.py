@@ -33,6 +33,9 @@ class FakeLabelStudio:
     def whoami(self):
         return {"id": SERVICE}
 
+    def list_users(self):
+        return [{"id": SERVICE, "email": "qa@x.org"}, {"id": ANN, "email": "ann@x.org"}, {"id": BEA}]
+
     def update_task(self, task_id, **fields):
         self.overlaps[task_id] = fields["overlap"]
         return {"id": task_id, "is_labeled": task_id in self.labelled, **fields}
