@@ -195,6 +195,18 @@ def refresh_progress(conn: Connection, task_ids: Iterable[int]) -> list[int]:
     return completed
 
 
+def recount_batch(conn: Connection, batch_id: int) -> bool:
+    """Recount one sampling batch (e.g. after a sync brought annotations no event announced);
+    True if its sample is complete now."""
+    batch = conn.execute(select(agreement_batches).where(agreement_batches.c.id == batch_id)).mappings().one()
+    if batch["status"] != "sampling":
+        return batch["status"] == "complete"
+    if _recount(conn, batch_id, batch["service_user_id"]):
+        _enqueue_compute(conn, batch_id, batch["project_id"])
+        return True
+    return False
+
+
 def _recount(conn: Connection, batch_id: int, service_user_id: int | None) -> bool:
     """Store the batch's ``sample_done``; True if this completed the sample."""
     done = conn.execute(select(func.count()).select_from(double_rated(batch_id, service_user_id).subquery()))

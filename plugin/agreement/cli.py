@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from plugin.agreement.batches import recount_batch
 from plugin.agreement.compute import compute_batch
 from plugin.agreement.engine import compute_settings
 from plugin.agreement.summary import list_batches
@@ -47,6 +48,8 @@ def _compute(settings: Settings, args: argparse.Namespace, store_factory: StoreF
             print(f"lsqa: project {args.project} has {what}", file=sys.stderr)
             return 2
         for batch_id in batch_ids:
+            with store.begin() as conn:  # a sync may have brought annotations no event announced
+                recount_batch(conn, batch_id)
             figures = compute_batch(store, batch_id, compute_settings(settings))
             print(_line(batch_id, figures))
     return 0

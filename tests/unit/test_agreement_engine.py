@@ -216,3 +216,21 @@ def test_every_n_mode_cuts_batches_of_n_new_tasks(store, settings, tmp_path):
     ]  # fmt: skip
     assert len(service.rows(agreement_tasks, agreement_tasks.c.batch_id == batches[2]["id"])) == 20
     assert len(service.fake.overlaps) == 10
+
+
+def test_agreement_commands_list_and_refuse_an_unknown_batch(store, settings, tmp_path, capsys, monkeypatch):
+    from plugin.cli import main
+
+    Service(store, settings).import_tasks(range(1, 31))
+    config = tmp_path / "cli.yaml"
+    config.write_text(f"database:\n  url: {settings['database.url']}\ngold:\n  enabled: false\n")
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "k")
+    monkeypatch.setenv("LSQA_WEBHOOK_SECRET", SECRET)
+    monkeypatch.delenv("LSQA_DATABASE_URL", raising=False)
+    assert main(["--config", str(config), "agreement", "list", "-p", "1"]) == 0
+    assert capsys.readouterr().out.startswith("batch 1 (import, ")
+    assert main(["--config", str(config), "agreement", "compute", "-p", "1", "--batch", "9"]) == 2
+    assert capsys.readouterr().err == "lsqa: project 1 has no batch 9\n"
+    assert main(["--config", str(config), "agreement", "compute", "-p", "1"]) == 0
+    assert capsys.readouterr().out == "batch 1: 0 tasks compared; no figures yet\n"
