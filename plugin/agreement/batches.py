@@ -65,7 +65,8 @@ def add_new_tasks(
     closed = []
     while fresh:
         batch_id, count = _filling_batch(conn, project_id)
-        taken, fresh = fresh[: policy.batch_size - count], fresh[policy.batch_size - count :]
+        room = max(policy.batch_size - count, 0)  # the setting may have shrunk meanwhile
+        taken, fresh = fresh[:room], fresh[room:]
         _attach(conn, project_id, batch_id, taken)
         if count + len(taken) >= policy.batch_size:
             closed.append(close_batch(conn, batch_id, policy))

@@ -33,7 +33,9 @@ agreement_tasks = Table(
     "agreement_tasks",
     metadata,
     Column("project_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("task_id", BigInteger, primary_key=True, autoincrement=False),
+    Column(
+        "task_id", BigInteger, primary_key=True, autoincrement=False, index=True
+    ),  # events name tasks only
     Column("batch_id", BigInteger, nullable=False, index=True),
     Column("sampled", Boolean, nullable=False),
     Column("overlap", String(16)),  # sampled tasks: pending | set (overlap 2 in Label Studio)

@@ -48,10 +48,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("agreement_tasks", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_agreement_tasks_batch_id"), ["batch_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_agreement_tasks_task_id"), ["task_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("agreement_tasks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_agreement_tasks_task_id"))
         batch_op.drop_index(batch_op.f("ix_agreement_tasks_batch_id"))
     op.drop_table("agreement_tasks")
     with op.batch_alter_table("agreement_batches", schema=None) as batch_op:
