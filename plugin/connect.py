@@ -62,11 +62,11 @@ def connect_project(
     report.say(f"authenticated as {me.get('email') or me.get('username')} (user {me.get('id')})")
     project = adapter.get_project(project_id)
     report.say(f"project {project_id}: {project.get('title')!r}")
-    if settings["gold.enabled"] and not project.get("show_overlap_first"):
-        # Hidden gold copies are served first through this setting (notes §3); nothing else uses it
-        # unless the project already double-annotates with overlap > 1.
+    if (settings["gold.enabled"] or settings["agreement.enabled"]) and not project.get("show_overlap_first"):
+        # Hidden gold copies and the agreement sample (overlap 2) are served first through this
+        # setting (notes §3); nothing else uses it unless the project already has overlap > 1.
         project = adapter.update_project(project_id, show_overlap_first=True)
-        report.say("set show_overlap_first = true (needed to serve hidden gold copies)")
+        report.say("set show_overlap_first = true (serves hidden gold and the agreement sample first)")
         report.changed = True
     want = desired_webhook(settings)
     hooks = [h for h in adapter.list_webhooks(project_id) if _ours(h, settings)]

@@ -210,6 +210,36 @@ SETTINGS: tuple[Setting, ...] = (
         "Scan projects with scored model predictions for label issues (confident learning, cleanlab).",
     ),
     Setting(
+        "agreement.enabled", bool, True, "Double-annotate a sample of every batch and measure agreement."
+    ),
+    Setting(
+        "agreement.batch_mode",
+        str,
+        "import",
+        "What makes a batch: import (one per import) or every_n (every agreement.batch_size new tasks).",
+    ),
+    Setting("agreement.batch_size", int, 2000, "New tasks per batch in every_n mode.", minimum=1),
+    Setting(
+        "agreement.sample_rate",
+        float,
+        0.10,
+        "Share of each batch labelled by two different annotators (0 to 1).",
+        minimum=0.0,
+    ),
+    Setting(
+        "agreement.kappa_threshold",
+        float,
+        0.75,
+        "Kappa below which a label category raises a guideline-review alert.",
+    ),
+    Setting(
+        "agreement.bootstrap",
+        int,
+        1000,
+        "Bootstrap resamples behind each agreement interval (0: no intervals).",
+        minimum=0,
+    ),
+    Setting(
         "alerts.slack_webhook_url",
         str,
         None,
@@ -270,6 +300,7 @@ _CHOICES = {
     "database.sqlite_synchronous": {"FULL", "NORMAL", "EXTRA"},
     "logging.level": {"DEBUG", "INFO", "WARNING", "ERROR"},
     "quality.preset": {"default", "safety_critical", "nlp"},
+    "agreement.batch_mode": {"import", "every_n"},
 }
 
 
@@ -355,6 +386,8 @@ def _check(setting: Setting, value: Any) -> None:
                 raise ConfigError(
                     f"{setting.key}: expected project id: preset pairs, got {project!r}: {preset!r}"
                 )
+    if setting.key == "agreement.sample_rate" and value > 1:
+        raise ConfigError("agreement.sample_rate: must be at most 1")
     if setting.key == "webhook.secret" and len(value) < 16:
         raise ConfigError("webhook.secret: must be at least 16 characters")
     if setting.key == "dashboard.session_secret" and len(value) < 32:

@@ -120,6 +120,7 @@ class Worker:
         parsed: dict[int, Changes | Exception],
         whole: dict[int, Changes | Exception] | None = None,
     ) -> None:
+        """Write ``parsed`` (what is left to write of each event) and react to ``whole``."""
         whole = whole or parsed
         good = [e for e in claimed if isinstance(parsed[e.id], Changes)]
         try:

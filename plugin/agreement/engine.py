@@ -1,25 +1,139 @@
-"""Worker hooks of this feature (placeholder: filled in by the feature's own work)."""
+"""The agreement feature's worker hooks: reactions to events and the jobs they enqueue.
 
-from __future__ import annotations
+- TASKS_CREATED: new tasks (never hidden gold copies) form batches, one per import or every N
+  tasks; each closed batch draws its sample and enqueues raising the sample's overlap.
+- ANNOTATION_* and deletions: the sample's progress is recounted; a complete sample enqueues the
+  computation of the batch's figures (done by a job, outside the event's transaction).
+- TASKS_DELETED: deleted tasks leave their batches.
+"""
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
-from plugin.jobs import Job
-from plugin.records import Changes
+from plugin.agreement.batches import (
+    COMPUTE_JOB,
+    OVERLAP_JOB,
+    BatchPolicy,
+    add_new_tasks,
+    forget_tasks,
+    gold_copy_ids,
+    refresh_progress,
+    task_ids_of_annotations,
+)
+from plugin.agreement.compute import ComputeSettings, compute_batch
+from plugin.agreement.overlap import OverlapSetter
+from plugin.jobs import Job, finish_job
+from plugin.records import Changes, TaskRecord
 from plugin.settings import Settings
+from plugin.store import Store
+from plugin.store.schema import annotations, projects, users
+from plugin.store.schema_agreement import agreement_tasks
+
+log = logging.getLogger(__name__)
+ANNOTATION_ACTIONS = ("ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED")
+
+
+def batch_policy(settings: Settings) -> BatchPolicy:
+    return BatchPolicy(
+        mode=settings["agreement.batch_mode"],
+        batch_size=settings["agreement.batch_size"],
+        sample_rate=settings["agreement.sample_rate"],
+        salt=settings["webhook.secret"],  # annotators cannot predict the sample
+    )
+
+
+def compute_settings(settings: Settings) -> ComputeSettings:
+    return ComputeSettings(
+        kappa_threshold=settings["agreement.kappa_threshold"], n_resamples=settings["agreement.bootstrap"]
+    )
 
 
 def react_to_event(
     conn: Connection, action: str, changes: Changes, settings: Settings, event_id: int
 ) -> None:
     """Called by the worker in the event's transaction, after the domain rows are written."""
+    if not settings["agreement.enabled"]:
+        return
+    if action == "TASKS_CREATED":
+        form_batches(conn, changes.tasks, batch_policy(settings))
+    elif action in ANNOTATION_ACTIONS:
+        refresh_progress(conn, [a.task_id for a in changes.annotations if a.task_id is not None])
+    elif action == "ANNOTATIONS_DELETED":
+        refresh_progress(conn, task_ids_of_annotations(conn, changes.deleted_annotation_ids))
+    elif action == "TASKS_DELETED":
+        forget_tasks(conn, changes.deleted_task_ids)
+
+
+def form_batches(conn: Connection, new_tasks: list[TaskRecord], policy: BatchPolicy) -> list[int]:
+    """Batches closed by these new tasks, per connected project."""
+    by_project: dict[int, list[TaskRecord]] = {}
+    for task in new_tasks:
+        if task.project_id is not None:
+            by_project.setdefault(task.project_id, []).append(task)
+    closed = []
+    for project_id, tasks in sorted(by_project.items()):
+        if not _connected(conn, project_id):
+            continue
+        copies = gold_copy_ids(conn, project_id, tasks)
+        closed += add_new_tasks(conn, project_id, [t.id for t in tasks if t.id not in copies], policy)
+    return closed
+
+
+def _connected(conn: Connection, project_id: int) -> bool:
+    query = select(projects.c.connected).where(projects.c.id == project_id)
+    return bool(conn.execute(query).scalar_one_or_none())
 
 
 def job_handlers(
     store: Any, adapter_factory: Callable[[], Any], settings: Settings
 ) -> dict[str, Callable[[Job], None]]:
     """Handlers for the durable jobs this feature enqueues (``plugin.jobs``)."""
-    return {}
+    return {
+        OVERLAP_JOB: OverlapSetter(store, adapter_factory),
+        COMPUTE_JOB: _computer(store, adapter_factory, compute_settings(settings)),
+    }
+
+
+def _computer(
+    store: Store, adapter_factory: Callable[[], Any], settings: ComputeSettings
+) -> Callable[[Job], None]:
+    def compute(job: Job) -> None:
+        batch_id = int(job.payload["batch_id"])
+        learn_annotator_names(store, adapter_factory, batch_id)
+        try:
+            compute_batch(store, batch_id, settings, job_id=job.id)
+        except LookupError as exc:  # the batch is gone: nothing to compute
+            with store.begin() as conn:
+                finish_job(conn, job.id, "failed", str(exc))
+
+    return compute
+
+
+def learn_annotator_names(store: Store, adapter_factory: Callable[[], Any], batch_id: int) -> None:
+    """Alerts name annotators by e-mail: fetch the users if the sample's annotators are unknown
+    (best effort; without Label Studio the alert names user ids)."""
+    from plugin.labelstudio import LabelStudioError
+    from plugin.sync import save_users
+
+    sampled = select(agreement_tasks.c.task_id).where(
+        agreement_tasks.c.batch_id == batch_id, agreement_tasks.c.sampled.is_(True)
+    )
+    people = select(annotations.c.annotator_id).where(
+        annotations.c.task_id.in_(sampled), annotations.c.was_cancelled.is_(False)
+    )
+    with store.read() as conn:
+        unknown = conn.execute(
+            people.where(annotations.c.annotator_id.not_in(select(users.c.id))).limit(1)
+        ).first()
+    if unknown is None:
+        return
+    try:
+        found = adapter_factory().list_users()
+    except LabelStudioError as exc:
+        log.warning("batch %d: annotator names unavailable: %s", batch_id, exc)
+        return
+    with store.begin() as conn:
+        save_users(conn, found)
