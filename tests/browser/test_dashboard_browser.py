@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from chromiumsetup import chromium_paths, start_background_install
 from dashboardseed import PASSWORD, USERNAME, seeded_app
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -16,6 +17,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.browser
+start_background_install()  # at collection, so a missing browser downloads while other tests run
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"
 # Contract-shaped answers (see the OpenAPI document) for routes other features own, used only while
@@ -97,8 +99,8 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(chromium):
-    chromium_path, chromedriver_path = chromium
+def browser():
+    chromium_path, chromedriver_path = chromium_paths()
     options = webdriver.ChromeOptions()
     options.binary_location = chromium_path
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

@@ -1,8 +1,9 @@
 """Headless Chromium for the dashboard tests: Debian's ``chromium`` and ``chromium-driver``.
 
 Like the Label Studio harness, the test run installs what it needs: when the packages are missing
-and we are root with apt-get, they are installed in the background as soon as collection shows that
-browser tests will run, so the download overlaps with the unit tests.
+and we are root with apt-get, they are installed in the background from the moment the browser
+tests are collected (``start_background_install`` at their import), so the download overlaps with
+the other tests.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import os
 import shutil
 import subprocess
 import threading
-
-import pytest
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 PACKAGES = ("chromium", "chromium-driver")
@@ -38,16 +37,14 @@ def _can_install() -> bool:
     return os.geteuid() == 0 and shutil.which("apt-get") is not None
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    wants_browser = any(item.get_closest_marker("browser") for item in session.items)
-    if wants_browser and not _present() and _can_install() and "thread" not in _install:
+def start_background_install() -> None:
+    if not _present() and _can_install() and "thread" not in _install:
         thread = threading.Thread(target=_apt_install, name="apt-chromium", daemon=True)
         _install["thread"] = thread
         thread.start()
 
 
-@pytest.fixture(scope="session")
-def chromium() -> tuple[str, str]:
+def chromium_paths() -> tuple[str, str]:
     """Wait for the background install (if any); the browser's and the driver's paths."""
     thread = _install.get("thread")
     if isinstance(thread, threading.Thread):
