@@ -5,7 +5,9 @@
 Needs `wrk` (Debian: apt-get install wrk). Starts, in turn, the baseline (bench/baseline_app.py:
 Flask + one SQLite INSERT per request) and the real service (`lsqa serve`: gunicorn gthread plus the
 worker), both with the same gunicorn settings, and loads each with real ANNOTATION_CREATED bodies at
-concurrency 16 and 64, alternating rounds because these machines are noisy. Then times the
+concurrency 16 and 64, alternating rounds because these machines are noisy, and reports the ratio
+of each pair of rounds. Also reports the CPU time the gunicorn processes spent per request, which
+varies much less than throughput when other work shares the machine. Then times the
 acknowledgement of a 5,000-task TASKS_CREATED body. Prints a table and writes bench/results/receiver.json.
 """
 
@@ -23,7 +25,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,6 +152,18 @@ class Service:
         wait_up(f"http://127.0.0.1:{self.port}/")
         return self
 
+    def server_cpu_seconds(self) -> float:
+        """CPU time used so far by the gunicorn processes (not by our worker process)."""
+        total = 0.0
+        for proc in [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]:
+            try:
+                if any("gunicorn" in part for part in proc.cmdline()):
+                    times = proc.cpu_times()
+                    total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
     def __exit__(self, *_exc: object) -> None:
         os.killpg(self.proc.pid, 15)
         self.proc.wait(timeout=30)
@@ -228,7 +244,7 @@ def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 2
-    results: dict[str, dict] = {}
+    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for connections in (16, 64):
@@ -245,24 +261,34 @@ def main() -> int:
                         threads=args.threads,
                     ) as service:
                         run_wrk(service.url, connections, 2, template)  # warm-up
-                        runs[kind].append(run_wrk(service.url, connections, args.duration, template))
+                        cpu = service.server_cpu_seconds()
+                        run = run_wrk(service.url, connections, args.duration, template)
+                        cpu = service.server_cpu_seconds() - cpu
+                        run["cpu_ms_per_request"] = cpu * 1000 / (run["rps"] * args.duration)
+                        runs[kind].append(run)
             for kind, rs in runs.items():
                 results[f"{kind}_c{connections}"] = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+            # Rounds ran back to back, so each round's ratio compares like with like.
+            results[f"ratio_c{connections}"] = statistics.median(
+                ours["rps"] / base["rps"] for ours, base in zip(runs["lsqa"], runs["baseline"], strict=True)
+            )
+            results[f"rounds_c{connections}"] = runs
         with Service("lsqa", workdir, synchronous=args.synchronous) as service:
             results["tasks_created_5000"] = time_big_body(service.url)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "receiver.json").write_text(json.dumps(results, indent=2))
-    print(f"{'run':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'ratio':>8}")
+    print(f"{'run':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'CPU ms/req':>12}{'ratio':>8}")
     for connections in (16, 64):
-        base = results[f"baseline_c{connections}"]
         for kind in ("baseline", "lsqa"):
             r = results[f"{kind}_c{connections}"]
             label = f"{kind} c{connections}"
+            ratio = f"{results[f'ratio_c{connections}']:>8.2f}" if kind == "lsqa" else ""
             print(
                 f"{label:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}"
-                f"{r['non_2xx']:>9.0f}{r['rps'] / base['rps']:>8.2f}"
+                f"{r['non_2xx']:>9.0f}{r['cpu_ms_per_request']:>12.2f}{ratio}"
             )
+    print("(medians over rounds; ratio: median of the per-round req/s ratios, lsqa / baseline)")
     big = results["tasks_created_5000"]
     print(
         f"TASKS_CREATED 5,000 tasks ({big['bytes'] / 1e6:.1f} MB): "

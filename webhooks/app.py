@@ -13,7 +13,7 @@ from plugin.store.writer import InboxWriter
 from webhooks.api import api
 from webhooks.dashboard import dashboard
 from webhooks.health import health
-from webhooks.receiver import receiver
+from webhooks.receiver import Receiver
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,9 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
         sqlite_synchronous=settings["database.sqlite_synchronous"],
         sqlite_autocheckpoint=RECEIVER_AUTOCHECKPOINT_PAGES,
     )
-    app.extensions["lsqa"] = {"settings": settings, "store": store, "writer": InboxWriter(store)}
-    app.register_blueprint(receiver)
+    writer = InboxWriter(store)
+    app.extensions["lsqa"] = {"settings": settings, "store": store, "writer": writer}
+    app.wsgi_app = Receiver(settings, writer, app.wsgi_app)  # type: ignore[method-assign]
     app.register_blueprint(health)
     app.register_blueprint(api)
     app.register_blueprint(dashboard)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from concurrent.futures import Future
 
 from plugin.store.inbox import InboxEvent, append_events
 from plugin.store.store import Store
@@ -22,19 +21,50 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 256
 
 
+class Receipt:
+    """The outcome of one queued event, known once its transaction has ended.
+
+    A bare lock instead of a ``concurrent.futures.Future``: a Future takes a condition variable and
+    several lock round trips per event, which showed up in the receiver's profile under load.
+    """
+
+    __slots__ = ("event", "_done", "_new", "_error")
+
+    def __init__(self, event: InboxEvent) -> None:
+        self.event = event
+        self._done = threading.Lock()
+        self._done.acquire()  # released by the writer thread when the outcome is known
+        self._new = False
+        self._error: BaseException | None = None
+
+    def result(self, timeout: float) -> bool:
+        """True if the event was stored, False if it was a duplicate; raises the write's error,
+        or TimeoutError if the transaction has not ended within ``timeout`` seconds."""
+        if not self._done.acquire(timeout=timeout):
+            raise TimeoutError("inbox write still pending")
+        self._done.release()  # so that asking twice gives the same answer
+        if self._error is not None:
+            raise self._error
+        return self._new
+
+    def resolve(self, new: bool = False, error: BaseException | None = None) -> None:
+        self._new, self._error = new, error
+        self._done.release()
+
+
 class InboxWriter:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._queue: queue.SimpleQueue[tuple[InboxEvent, Future[bool]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Receipt | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def submit(self, event: InboxEvent) -> Future[bool]:
-        """Queue an event; the future resolves to True (stored) or False (duplicate) once committed."""
+    def submit(self, event: InboxEvent) -> Receipt:
+        """Queue an event; its receipt tells, once committed, whether it was new or a duplicate."""
         self._ensure_started()
-        future: Future[bool] = Future()
-        self._queue.put((event, future))
-        return future
+        receipt = Receipt(event)
+        self._queue.put(receipt)
+        return receipt
 
     def close(self) -> None:
         if self._thread is not None:
@@ -67,14 +97,14 @@ class InboxWriter:
                 batch.append(item)
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[InboxEvent, Future[bool]]]) -> None:
+    def _commit(self, batch: list[Receipt]) -> None:
         try:
             with self._store.begin() as conn:
-                inserted = append_events(conn, [event for event, _ in batch])
+                inserted = append_events(conn, [receipt.event for receipt in batch])
         except Exception as exc:  # every waiter must hear about it, whatever it was
             log.error("inbox write failed for %d event(s): %s", len(batch), type(exc).__name__)
-            for _, future in batch:
-                future.set_exception(exc)
+            for receipt in batch:
+                receipt.resolve(error=exc)
             return
-        for (_, future), new in zip(batch, inserted, strict=True):
-            future.set_result(new)
+        for receipt, new in zip(batch, inserted, strict=True):
+            receipt.resolve(new)

@@ -1,9 +1,11 @@
 """The webhook receiver against a real store (SQLite and PostgreSQL), through Flask's test client."""
 
+import io
 import json
 
 import pytest
 from eventfactory import payload, payload_names
+from flask import jsonify
 from sqlalchemy import func, select
 
 from plugin.settings import load_settings
@@ -40,6 +42,20 @@ def post(client, body, *, secret=SECRET, content_type="application/json", raw=No
     data = raw if raw is not None else json.dumps(body)
     headers = {"X-LSQA-Secret": secret} if secret is not None else {}
     return client.post("/webhooks/label-studio", data=data, headers=headers, content_type=content_type)
+
+
+def post_streamed(client, data: bytes, *, chunked: bool):
+    """POST with the body as a stream; ``chunked`` sends no Content-Length, as a chunked request."""
+    headers = {"X-LSQA-Secret": SECRET, "Content-Type": "application/json"}
+    if not chunked:
+        headers["Content-Length"] = str(len(data))
+    # gunicorn marks its input stream as terminated; werkzeug's test client does not.
+    return client.post(
+        "/webhooks/label-studio",
+        input_stream=io.BytesIO(data),
+        headers=headers,
+        environ_overrides={"wsgi.input_terminated": True},
+    )
 
 
 def inbox_rows(store):
@@ -87,7 +103,8 @@ def test_receive_wrong_content_type_is_415(client, store, content_type):
     assert inbox_rows(store) == []
 
 
-def test_receive_oversized_body_is_413(store_url, store, tmp_path):
+@pytest.mark.parametrize("chunked", [False, True])
+def test_receive_oversized_body_is_413(store_url, store, tmp_path, chunked):
     config = tmp_path / "small.yaml"
     config.write_text("webhook:\n  max_body_bytes: 2048\n")
     env = {
@@ -99,9 +116,11 @@ def test_receive_oversized_body_is_413(store_url, store, tmp_path):
     app = create_app(load_settings(config, env=env), store=store)
     body = payload("TASKS_CREATED")
     body["tasks"] = body["tasks"] * 20
-    assert len(json.dumps(body)) > 2048
-    response = post(app.test_client(), body)
+    data = json.dumps(body).encode()
+    assert len(data) > 2048
+    response = post_streamed(app.test_client(), data, chunked=chunked)
     assert response.status_code == 413
+    assert "2048" in response.get_json()["error"]
     assert inbox_rows(store) == []
     assert post(app.test_client(), payload("ANNOTATIONS_DELETED")).status_code == 200  # within the limit
     app.extensions["lsqa"]["writer"].close()
@@ -161,3 +180,29 @@ def test_inbox_counts(store, client):
         post(client, payload(name))
     with store.read() as conn:
         assert conn.execute(select(func.count()).select_from(inbox)).scalar_one() == 3
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_receive_reads_streamed_and_chunked_bodies(client, store, chunked):
+    response = post_streamed(client, json.dumps(payload("ANNOTATION_CREATED")).encode(), chunked=chunked)
+    assert response.status_code == 200, response.get_json()
+    assert [a for a, _, _ in inbox_rows(store)] == ["ANNOTATION_CREATED"]
+
+
+def test_receive_accepts_a_charset_parameter(client, store):
+    response = post(client, payload("ANNOTATION_CREATED"), content_type="Application/JSON; charset=utf-8")
+    assert response.status_code == 200
+    assert len(inbox_rows(store)) == 1
+
+
+def test_receive_other_methods_are_405_with_allow(client):
+    response = client.put("/webhooks/label-studio", json={"action": "ANNOTATION_CREATED"})
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+    assert response.is_json
+
+
+def test_receive_answers_like_jsonify(app, client):
+    with app.app_context():
+        expected = jsonify(status="accepted").get_data()
+    assert post(client, payload("ANNOTATION_CREATED")).get_data() == expected

@@ -1,0 +1,67 @@
+"""The inbox writer's group commit: outcomes per event, errors reach every waiter, timeouts."""
+
+import json
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from plugin.store.inbox import InboxEvent
+from plugin.store.schema import inbox
+from plugin.store.writer import InboxWriter, Receipt
+
+
+def event(key: str, action: str = "ANNOTATION_CREATED") -> InboxEvent:
+    return InboxEvent(key, action, 1, json.dumps({"action": action}))
+
+
+@pytest.fixture
+def writer(store):
+    writer = InboxWriter(store)
+    yield writer
+    writer.close()
+
+
+def test_writer_reports_new_and_duplicate_events(writer, store):
+    receipts = [writer.submit(event(k)) for k in ("a", "b", "a")]
+    assert [r.result(timeout=10) for r in receipts] == [True, True, False]
+    assert writer.submit(event("b")).result(timeout=10) is False
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(inbox)).scalar_one() == 2
+
+
+def test_writer_answers_many_concurrent_submitters(writer, store):
+    outcomes: dict[int, bool] = {}
+
+    def submit(i: int) -> None:
+        outcomes[i] = writer.submit(event(f"k{i % 40}")).result(timeout=30)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(120)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(outcomes.values()) == 40  # each key stored once, whichever submitter came first
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(inbox)).scalar_one() == 40
+
+
+def test_writer_error_reaches_every_waiter():
+    from plugin.store import Store
+
+    broken = InboxWriter(Store("postgresql+psycopg://postgres@127.0.0.1:1/none"))
+    receipts = [broken.submit(event(k)) for k in ("a", "b")]
+    for receipt in receipts:
+        with pytest.raises(Exception) as caught:
+            receipt.result(timeout=30)
+        assert not isinstance(caught.value, TimeoutError)
+    broken.close()
+
+
+def test_receipt_times_out_until_resolved_and_then_keeps_its_answer():
+    receipt = Receipt(event("a"))
+    with pytest.raises(TimeoutError):
+        receipt.result(timeout=0.01)
+    receipt.resolve(True)
+    assert receipt.result(timeout=0) is True
+    assert receipt.result(timeout=0) is True
