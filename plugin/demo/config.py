@@ -1,9 +1,11 @@
 """The settings file the demo writes for its service (pure apart from :func:`write_config`).
 
 Demo values differ from production defaults on purpose, so the loop shows up within minutes
-instead of days: gold is 20 % of each person's work (not 4 %), a quiz is 6 items (not 10), and the
-``safety_critical`` preset (95 %) flags a one-class confusion (a quarter of the gold wrong) after
-about 10 gold answers, where the default 90 % needs about 30.
+instead of days: gold is 20 % of each person's work (not 4 %), a quiz is 6 items (not 10), and
+with the ``safety_critical`` preset (95 %) and 6 answers before a decision, confusing the most
+common class (two in five gold items wrong) is flagged after 6 to 10 gold answers, where the
+default 90 % and 10 answers need about 15. A careful annotator (1 % slips) is flagged by it with a
+probability under 1 %.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ DEMO_QA = {
     "gold.onboarding_items": 5,
     "gold.quiz_items": 6,
     "quality.preset": "safety_critical",
+    "quality.min_answers": 6,
 }
 DASHBOARD_USER = "demo"
 

@@ -12,6 +12,9 @@ from typing import Any
 
 CONTROL = "intent"
 CLASSES = ("billing", "bug", "feature", "account")
+# Billing is the most common ticket (two in five), as it often is; the confused annotator's errors
+# on it are then the most damaging, and gold shows them soonest.
+CLASS_CYCLE = ("billing", "bug", "billing", "feature", "account")
 LABEL_CONFIG = f"""<View>
   <Header value="What does the customer want?"/>
   <Text name="text" value="$text"/>
@@ -72,10 +75,11 @@ def choice_result(label: str) -> list[dict[str, Any]]:
 
 
 def make_tickets(count: int, rng: random.Random, *, numbers: list[int]) -> list[Ticket]:
-    """``count`` tickets with classes in turn (balanced), each text unique through its ticket number."""
+    """``count`` tickets with classes in the proportions of ``CLASS_CYCLE``, each text unique
+    through its ticket number."""
     tickets = []
     for i in range(count):
-        truth = CLASSES[i % len(CLASSES)]
+        truth = CLASS_CYCLE[i % len(CLASS_CYCLE)]
         body = rng.choice(_TEMPLATES[truth]).format(**{k: rng.choice(v) for k, v in _WORDS.items()})
         tickets.append(Ticket(f"Ticket #{numbers[i]}: {body}", truth))
     rng.shuffle(tickets)

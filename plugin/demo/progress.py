@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import requests
 
 STATUS_SHOWN = {"requalifying": "QUIZ", "flagged": "FLAGGED"}
+
+# >>> COORDINATOR: figures of features merged later (batch agreement, relabel queue) go here, as
+# (path under /api/v1/projects/<id>/, formatter of its JSON answer), e.g.
+# ("batches", lambda body: f"batch kappa {body['batches'][-1]['kappa']:.2f}"). An endpoint that does
+# not answer 200 (not merged yet) is left out of the line.
+FEATURE_FIGURES: tuple[tuple[str, Callable[[Any], str]], ...] = ()
 
 
 def format_progress(
@@ -35,10 +41,17 @@ class Progress:
     """Asks ``GET /api/v1/projects/<id>/annotators``; a failed call shows as such, never stops the demo."""
 
     def __init__(
-        self, service_url: str, api_token: str, project_id: int, names: Mapping[int, str] | None = None
+        self,
+        service_url: str,
+        api_token: str,
+        project_id: int,
+        names: Mapping[int, str] | None = None,
+        figures: Sequence[tuple[str, Callable[[Any], str]]] = FEATURE_FIGURES,
     ) -> None:
         self._names = dict(names or {})
-        self._url = f"{service_url}/api/v1/projects/{project_id}/annotators"
+        self._figures = tuple(figures)
+        self._base = f"{service_url}/api/v1/projects/{project_id}"
+        self._url = f"{self._base}/annotators"
         self._session = requests.Session()
         self._session.headers["Authorization"] = f"Bearer {api_token}"
 
@@ -50,9 +63,21 @@ class Progress:
 
     def line(self, elapsed: float, submissions: int) -> str:
         try:
-            return format_progress(elapsed, submissions, self.annotators(), self._names)
+            line = format_progress(elapsed, submissions, self.annotators(), self._names)
         except (requests.RequestException, ValueError, KeyError) as exc:
             return f"{int(elapsed)} s  {submissions} submitted (figures unavailable: {type(exc).__name__})"
+        return " | ".join([line, *self.feature_figures()])
+
+    def feature_figures(self) -> list[str]:
+        shown = []
+        for path, describe in self._figures:
+            try:
+                response = self._session.get(f"{self._base}/{path}", timeout=10)
+                if response.status_code == 200:
+                    shown.append(describe(response.json()))
+            except (requests.RequestException, ValueError, LookupError, TypeError):
+                continue
+        return shown
 
     def close(self) -> None:
         self._session.close()

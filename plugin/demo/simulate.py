@@ -45,7 +45,7 @@ class Profile:
 # flag) sooner, and the careful ones put less load on the small local Label Studio.
 PROFILES = (
     Profile("ana", 0.01),
-    Profile("ben", 0.02),
+    Profile("ben", 0.01),
     Profile("cleo", 0.01),
     Profile("dev", 0.01, confuses=("billing", "account"), speed=2.0),
 )
