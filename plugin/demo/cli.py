@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from plugin.demo.simulate import PROFILES
+
 
 def add_commands(subparsers: Any) -> None:
     demo = subparsers.add_parser(
@@ -29,6 +31,12 @@ def add_commands(subparsers: Any) -> None:
         "--pace", type=float, default=2.0, help="seconds each annotator spends on a task (default 2)"
     )
     demo.add_argument(
+        "--annotators",
+        type=int,
+        default=len(PROFILES),
+        help=f"simulated annotators, 2-{len(PROFILES)}, one of them confused (default {len(PROFILES)})",
+    )
+    demo.add_argument(
         "--report-every", type=float, default=15.0, help="seconds between progress lines (default 15)"
     )
     demo.set_defaults(func=cmd_demo, standalone=True)
@@ -40,8 +48,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     configure_logging("WARNING")  # the demo prints its own progress; log lines only for trouble
 
-    if args.tasks < 1 or args.duration <= 0 or args.pace < 0:
-        print("lsqa demo: --tasks and --duration must be positive, --pace not negative", file=sys.stderr)
+    if args.tasks < 1 or args.duration <= 0 or args.pace < 0 or not 2 <= args.annotators <= len(PROFILES):
+        print(
+            f"lsqa demo: --tasks and --duration must be positive, --pace not negative, "
+            f"--annotators 2 to {len(PROFILES)}",
+            file=sys.stderr,
+        )
         return 2
     options = DemoOptions(
         data_dir=args.data_dir,
@@ -51,6 +63,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         tasks=args.tasks,
         pace=args.pace,
         report_every=args.report_every,
+        annotators=args.annotators,
     )
     try:
         return run_demo(options)

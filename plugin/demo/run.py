@@ -27,7 +27,7 @@ from plugin.demo import content
 from plugin.demo.config import DASHBOARD_USER, DemoSecrets, service_settings, write_config
 from plugin.demo.progress import Progress
 from plugin.demo.service import ServiceProcess
-from plugin.demo.simulate import PROFILES, Pace, Tally, work
+from plugin.demo.simulate import PROFILES, Pace, Profile, Tally, cast, work
 
 if TYPE_CHECKING:
     from lsharness import Annotator, LabelStudioServer
@@ -51,6 +51,11 @@ class DemoOptions:
     gold_items: int = 60
     pace: float = 2.0
     report_every: float = 15.0
+    annotators: int = len(PROFILES)
+
+    @property
+    def cast(self) -> tuple[Profile, ...]:
+        return cast(self.annotators)
 
 
 @dataclass
@@ -130,9 +135,9 @@ def _start_everything(
     project_id = ls.create_project(PROJECT_TITLE, content.LABEL_CONFIG)
     tasks, gold = content.make_demo_data(options.tasks, options.gold_items)
     _connect_and_import_gold(config, project_id, gold, data_dir)
-    say(f"[4/5] Importing {len(tasks)} tasks; signing up {len(PROFILES)} annotators")
+    say(f"[4/5] Importing {len(tasks)} tasks; signing up {len(options.cast)} annotators")
     ls.import_tasks(project_id, [{"text": t.text} for t in tasks])
-    people = [_sign_up(ls, profile.name, stack) for profile in PROFILES]
+    people = [_sign_up(ls, profile.name, stack) for profile in options.cast]
     state = DemoState(
         data_dir=str(data_dir),
         label_studio_url=ls.url,
@@ -148,7 +153,7 @@ def _start_everything(
         database_url=database_url,
         annotators=[
             {"email": p.email, "password": p.password, "id": p.id, "name": pr.name, "profile": pr.describe()}
-            for p, pr in zip(people, PROFILES, strict=True)
+            for p, pr in zip(people, options.cast, strict=True)
         ],
     )
     _write_private(data_dir / STATE_FILE, json.dumps(state.__dict__, indent=2))
@@ -179,7 +184,7 @@ def _simulate(
             name=f"demo-{profile.name}",
             daemon=True,
         )
-        for n, (person, profile, tally) in enumerate(zip(people, PROFILES, tallies, strict=True))
+        for n, (person, profile, tally) in enumerate(zip(people, options.cast, tallies, strict=True))
     ]
     names = {int(a["id"]): str(a["name"]) for a in state.annotators}
     progress = Progress(state.service_url, state.api_token, state.project_id, names)

@@ -51,6 +51,14 @@ PROFILES = (
 )
 
 
+def cast(size: int) -> tuple[Profile, ...]:
+    """The first ``size - 1`` careful people and the confused one (``2 <= size <= len(PROFILES)``)."""
+    careful = [p for p in PROFILES if p.confuses is None]
+    if not 2 <= size <= len(PROFILES):
+        raise ValueError(f"between 2 and {len(PROFILES)} annotators, not {size}")
+    return (*careful[: size - 1], *(p for p in PROFILES if p.confuses))
+
+
 def choose_label(profile: Profile, truth: str, rng: random.Random, classes: Sequence[str] = CLASSES) -> str:
     """What ``profile`` answers for a ticket whose true class is ``truth``."""
     if profile.confuses and truth == profile.confuses[0]:

@@ -13,7 +13,7 @@ from plugin.cli import main
 from plugin.demo import content
 from plugin.demo.config import DemoSecrets, optional_settings, service_settings, write_config
 from plugin.demo.progress import Progress, format_progress
-from plugin.demo.simulate import PROFILES, Pace, Profile, Tally, choose_label, work
+from plugin.demo.simulate import PROFILES, Pace, Profile, Tally, cast, choose_label, work
 from plugin.gold.library import read_export
 from plugin.labelconfig import parse_label_config
 from plugin.settings import SETTINGS, load_settings
@@ -88,6 +88,15 @@ def test_choose_label_random_slips_match_the_error_rate():
     others = Counter(slips)
     assert set(others) == set(content.CLASSES) - {"bug"}
     assert chisquare(list(others.values())).pvalue > 0.001  # a slip picks any other class alike
+
+
+def test_cast_always_includes_the_confused_annotator():
+    for size in range(2, len(PROFILES) + 1):
+        people = cast(size)
+        assert len(people) == len(set(people)) == size
+        assert [p for p in people if p.confuses] == [p for p in PROFILES if p.confuses]
+    with pytest.raises(ValueError):
+        cast(1)
 
 
 def test_only_one_demo_profile_is_systematically_wrong():
@@ -170,7 +179,10 @@ def test_demo_refuses_a_busy_port(capsys):
     assert err.count("\n") == 1 and f"port {port} is in use" in err
 
 
-@pytest.mark.parametrize("args", [["--tasks", "0"], ["--duration", "0"], ["--pace", "-1"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--tasks", "0"], ["--duration", "0"], ["--pace", "-1"], ["--annotators", "1"], ["--annotators", "5"]],
+)
 def test_demo_refuses_bad_numbers(args, capsys):
     assert main(["demo", *args]) == 2
     assert capsys.readouterr().err.startswith("lsqa demo: ")
