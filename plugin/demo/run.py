@@ -84,11 +84,19 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
         data_dir = _prepare_data_dir(options.data_dir, stack)
         say = _printer(out)
         try:
-            state, people, truth = _start_everything(options, data_dir, stack, say)
+            try:
+                state, people, truth = _start_everything(options, data_dir, stack, say)
+            except (KeyboardInterrupt, DemoError):
+                raise
+            except Exception as exc:  # one line for the user, as every lsqa command does
+                keep = "" if options.data_dir else " (use --data-dir to keep the logs)"
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                raise DemoError(f"could not start: {type(exc).__name__}: {first}{keep}") from None
             _simulate(options, state, people, truth, say)
             if not options.exit_after:
                 say("The simulation is over; everything keeps running until you press Ctrl-C.")
-                threading.Event().wait()
+                while True:
+                    time.sleep(60)
         except KeyboardInterrupt:
             say("\nStopping: simulated annotators, the QA service, Label Studio ...")
         finally:

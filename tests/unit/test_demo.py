@@ -1,5 +1,6 @@
 """The demo's pure parts: settings file, demo data, simulated choices, progress lines, the loop."""
 
+import io
 import random
 import socket
 import stat
@@ -215,3 +216,24 @@ def test_progress_shows_figures_only_of_features_that_answer():
     progress._session.get = lambda url, timeout: answers[url.rsplit("/", 1)[-1]]
     assert progress.line(5, 0).split(" | ") == ["0:05  0 submitted", "batch kappa 0.61"]
     progress.close()
+
+
+def test_demo_start_failure_is_one_line_and_cleans_up(monkeypatch, tmp_path):
+    import lsharness
+
+    from plugin.demo.run import DemoError, DemoOptions, run_demo
+
+    stopped = []
+
+    def fail(self):
+        raise lsharness.ServerStartError("label-studio exited with 1\nTraceback ...\nmore log")
+
+    monkeypatch.setattr(lsharness.LabelStudioServer, "start", fail)
+    monkeypatch.setattr(lsharness.LabelStudioServer, "stop", lambda self: stopped.append(self))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(DemoError) as caught:
+        run_demo(DemoOptions(data_dir=tmp_path / "d", port=port), out=io.StringIO())
+    assert str(caught.value) == "could not start: ServerStartError: label-studio exited with 1"
+    assert len(stopped) == 1
