@@ -35,18 +35,8 @@ def test_demo_flags_the_confused_annotator_and_ctrl_c_leaves_nothing_behind(tmp_
     command = [sys.executable, "-m", "plugin.cli", "demo", "--data-dir", str(data_dir), "--port", str(port)]
     # Three people (not four) and an unhurried pace: every gold copy costs the service's worker a few
     # Label Studio calls, one after another, so a busy Label Studio slows the whole loop down.
-    command += [
-        "--annotators",
-        "3",
-        "--duration",
-        "240",
-        "--tasks",
-        "300",
-        "--pace",
-        "3",
-        "--report-every",
-        "10",
-    ]
+    command += ["--annotators", "3", "--duration", "480", "--tasks", "400"]
+    command += ["--pace", "3", "--report-every", "10"]
     demo = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
