@@ -28,7 +28,7 @@ def add_commands(subparsers: Any) -> None:
     )
     demo.add_argument("--tasks", type=int, default=600, help="tasks in the demo project (default 600)")
     demo.add_argument(
-        "--pace", type=float, default=2.0, help="seconds each annotator spends on a task (default 2)"
+        "--pace", type=float, default=3.0, help="seconds each annotator spends on a task (default 3)"
     )
     demo.add_argument(
         "--annotators",

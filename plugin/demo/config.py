@@ -1,7 +1,7 @@
 """The settings file the demo writes for its service (pure apart from :func:`write_config`).
 
 Demo values differ from production defaults on purpose, so the loop shows up within minutes
-instead of days: gold is 20 % of each person's work (not 4 %), a quiz is 6 items (not 10), and
+instead of days: gold is 15 % of each person's work (not 4 %), a quiz is 6 items (not 10), and
 with the ``safety_critical`` preset (95 %) and 6 answers before a decision, confusing the most
 common class (two in five gold items wrong) is flagged after 6 to 10 gold answers, where the
 default 90 % and 10 answers need about 15. A careful annotator (1 % slips) is flagged by it with a
@@ -21,7 +21,7 @@ import yaml
 from plugin.settings import SETTINGS
 
 DEMO_QA = {
-    "gold.rate": 0.2,
+    "gold.rate": 0.15,
     "gold.onboarding_items": 5,
     "gold.quiz_items": 6,
     "quality.preset": "safety_critical",

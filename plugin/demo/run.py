@@ -49,7 +49,7 @@ class DemoOptions:
     exit_after: bool = False
     tasks: int = 600
     gold_items: int = 60
-    pace: float = 2.0
+    pace: float = 3.0
     report_every: float = 15.0
     annotators: int = len(PROFILES)
 

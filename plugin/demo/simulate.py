@@ -26,28 +26,27 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Profile:
-    """A simulated person: a small random error rate, optionally one systematic confusion
-    (``confuses = ("billing", "account")``: every billing ticket is labelled account), and a speed
-    (tasks per unit of the demo's pace)."""
+    """A simulated person: a small random error rate, and optionally one systematic confusion
+    (``confuses = ("billing", "account")``: every billing ticket is labelled account)."""
 
     name: str
     error_rate: float
     confuses: tuple[str, str] | None = None
-    speed: float = 1.0
 
     def describe(self) -> str:
         if self.confuses:
-            return f"fast, and labels every {self.confuses[0]!r} ticket as {self.confuses[1]!r}"
+            return f"labels every {self.confuses[0]!r} ticket as {self.confuses[1]!r}"
         return f"careful ({self.error_rate:.0%} random slips)"
 
 
-# The careless one is also the fastest, as in real life; it also brings their gold evidence (and the
-# flag) sooner, and the careful ones put less load on the small local Label Studio.
+# Everyone works at the same pace. (A faster careless one looked more lifelike, but their regular
+# gold then fell due faster than the service could deliver copies, and regular gold goes before
+# quiz items, so the quiz never started.)
 PROFILES = (
     Profile("ana", 0.01),
     Profile("ben", 0.01),
     Profile("cleo", 0.01),
-    Profile("dev", 0.01, confuses=("billing", "account"), speed=2.0),
+    Profile("dev", 0.01, confuses=("billing", "account")),
 )
 
 
@@ -82,11 +81,11 @@ class Pace:
     """Seconds a person spends on one task (uniform in ``seconds`` × [0.6, 1.4]); and how long an
     empty stream is retried (gold copies can arrive after the real work ran out)."""
 
-    seconds: float = 2.0
+    seconds: float = 3.0
     idle_give_up: float = 20.0
 
-    def think(self, rng: random.Random, speed: float = 1.0) -> float:
-        return self.seconds / speed * rng.uniform(0.6, 1.4)
+    def think(self, rng: random.Random) -> float:
+        return self.seconds * rng.uniform(0.6, 1.4)
 
 
 def work(
@@ -117,7 +116,7 @@ def work(
             stop.wait(1.0)
             continue
         idle_since = None
-        if stop.wait(pace.think(rng, profile.speed)):
+        if stop.wait(pace.think(rng)):
             return
         text = str(task["data"].get("text", ""))
         if text not in truth:
