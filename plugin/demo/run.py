@@ -154,6 +154,7 @@ def _start_everything(
         project_id=project_id,
         service_url=service_url,
         api_token=demo_secrets.api_token,
+        # >>> COORDINATOR: the dashboard's entry URL (shown once its settings are declared).
         dashboard_url=f"{service_url}/dashboard/" if "dashboard.password" in flat else None,
         dashboard_user=DASHBOARD_USER if "dashboard.username" in flat else None,
         dashboard_password=flat.get("dashboard.password"),
