@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from plugin.agreement import cli as agreement_cli
 from plugin.audit import cli as audit_cli
 from plugin.audit.trail_settings import record_settings_change
+from plugin.demo import cli as demo_cli
 from plugin.gold import GoldError
 from plugin.gold.cli import add_gold_commands
 from plugin.logs import configure_logging
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     relabel_cli.add_commands(sub, _store)
     audit_cli.add_commands(sub, _store)
     offline_cli.add_commands(sub, _store)
+    demo_cli.add_commands(sub)
     return parser
 
 
@@ -153,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not getattr(args, "needs_settings", True):  # offline commands (lsqa audit) read files only
         return args.func(None, args)
+    if getattr(args, "standalone", False):  # `lsqa demo` writes its own settings
+        return int(args.func(args))
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
