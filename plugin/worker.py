@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 # What a bad event can raise while applied or reacted to; anything else is a bug and stops the worker.
 REACTION_ERRORS = (SQLAlchemyError, LookupError, ValueError, TypeError)
 SQLITE_PIECE_ROWS = 250  # rows written per SQLite transaction for one big event
+SQLITE_EVENTS_PER_TRANSACTION = 20  # events (with their reactions) per SQLite write transaction
 SYNC_RETRY_SECONDS = (5.0, 15.0, 30.0, 60.0)  # back-off while Label Studio is unreachable
 
 
@@ -98,10 +99,15 @@ class Worker:
                 for piece in head:  # idempotent, so a crash between pieces only means redoing them
                     with self.store.begin() as conn:
                         apply_batch(conn, [(event_seq(event_id), piece)])
-        with self.store.begin() as conn:
-            claimed = claim_pending(conn, limit, among=[e.id for e in pending])
-            self._apply(conn, claimed, parsed, whole)
-        return len(claimed)
+        # Short transactions: every acknowledgement waits for the write lock while one is open.
+        ids, done = [e.id for e in pending], 0
+        for start in range(0, len(ids), SQLITE_EVENTS_PER_TRANSACTION):
+            chunk = ids[start : start + SQLITE_EVENTS_PER_TRANSACTION]
+            with self.store.begin() as conn:
+                claimed = claim_pending(conn, len(chunk), among=chunk)
+                self._apply(conn, claimed, parsed, whole)
+            done += len(claimed)
+        return done
 
     @staticmethod
     def _parse(events: list[ClaimedEvent]) -> dict[int, Changes | Exception]:
