@@ -35,6 +35,7 @@ class DemoSecrets:
     webhook_secret: str
     api_token: str
     dashboard_password: str
+    session_secret: str
 
 
 def optional_settings(secrets: DemoSecrets) -> dict[str, Any]:
@@ -46,14 +47,19 @@ def optional_settings(secrets: DemoSecrets) -> dict[str, Any]:
     after. Rename keys here to the merged names; add any the features need to show up in minutes.
     """
     return {
-        # batch agreement: make the demo's one import a batch with a large double-annotated sample
-        "agreement.sample_rate": 0.3,
-        "agreement.batch_size": 100,
-        # relabeling: push the flagged annotator's suspect work to a relabel project
-        "relabel.enabled": True,
-        # dashboard login
+        # batch agreement: the demo's one import is one batch; a 5 % sample (30 of 600 tasks) is
+        # double-annotated first (show_overlap_first), so its kappa and alpha come within minutes
+        "agreement.enabled": True,
+        "agreement.batch_mode": "import",
+        "agreement.sample_rate": 0.05,
+        # relabeling: the demo pushes candidates every minute (`lsqa relabel push`); the flagged
+        # annotator's suspect work then appears in the service-created relabel project
+        "relabel.cl_enabled": False,
+        # dashboard login (plain HTTP on 127.0.0.1, so the cookie is not marked Secure)
         "dashboard.username": DASHBOARD_USER,
         "dashboard.password": secrets.dashboard_password,
+        "dashboard.session_secret": secrets.session_secret,
+        "dashboard.secure_cookie": False,
     }
 
 

@@ -9,11 +9,29 @@ import requests
 
 STATUS_SHOWN = {"requalifying": "QUIZ", "flagged": "FLAGGED"}
 
-# >>> COORDINATOR: figures of features merged later (batch agreement, relabel queue) go here, as
-# (path under /api/v1/projects/<id>/, formatter of its JSON answer), e.g.
-# ("batches", lambda body: f"batch kappa {body['batches'][-1]['kappa']:.2f}"). An endpoint that does
-# not answer 200 (not merged yet) is left out of the line.
-FEATURE_FIGURES: tuple[tuple[str, Callable[[Any], str]], ...] = ()
+
+def describe_batches(body: Mapping[str, Any]) -> str:
+    """The newest batch: its sample's progress, then kappa and alpha once computed."""
+    batch = body["batches"][-1]
+    if batch.get("kappa") is None:
+        return f"agreement sample {batch['sample_done']}/{batch['sample_size']}"
+    weak = [c["label"] for c in batch.get("per_category", []) if c.get("below_threshold")]
+    text = f"batch kappa {batch['kappa']:.2f} alpha {batch['alpha']:.2f}"
+    return text + (f" (weak: {', '.join(weak)})" if weak else "")
+
+
+def describe_relabel(body: Mapping[str, Any]) -> str:
+    items = body["items"]
+    corrected = sum(1 for item in items if item["status"] == "corrected")
+    return f"relabel {len(items)} queued, {corrected} corrected"
+
+
+# Figures of the other features, as (path under /api/v1/projects/<id>/, formatter of its JSON). An
+# endpoint that does not answer 200, or has nothing yet, is left out of the line.
+FEATURE_FIGURES: tuple[tuple[str, Callable[[Any], str]], ...] = (
+    ("batches", describe_batches),
+    ("relabel", describe_relabel),
+)
 
 
 def format_progress(

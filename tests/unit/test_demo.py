@@ -19,7 +19,7 @@ from plugin.gold.library import read_export
 from plugin.labelconfig import parse_label_config
 from plugin.settings import SETTINGS, load_settings
 
-SECRETS = DemoSecrets("w" * 24, "a" * 24, "d" * 12)
+SECRETS = DemoSecrets("w" * 24, "a" * 24, "d" * 12, "s" * 40)
 
 
 def _settings(**kwargs):
