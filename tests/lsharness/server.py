@@ -63,7 +63,11 @@ def server_env(data_dir: Path, admin_email: str, admin_password: str) -> dict[st
       version at every start, which hangs without network.
     * ``COLLECT_ANALYTICS=false``: otherwise each API call posts usage data to tele.labelstud.io in a thread.
     * ``FEATURE_FLAGS_OFFLINE=true`` (the default, made explicit): flags come from the bundled file, not
-      LaunchDarkly. ``SENTRY_DSN`` is unset by default, so no error reporting either.
+      LaunchDarkly.
+    * ``SENTRY_DSN=`` (empty): ``core/settings/label_studio.py`` defaults it to HumanSignal's project and
+      then instruments every request with Sentry's Django integration; switching it off cut the server's CPU
+      per request by about a third and halved request latency (bench: 40 next+submit, 30 copy calls).
+      ``DEBUG`` is already off in those settings (``base.py``'s ``True`` is overridden there).
     """
     env = {name: os.environ[name] for name in _INHERITED_ENV if name in os.environ}
     env.update(
@@ -74,6 +78,7 @@ def server_env(data_dir: Path, admin_email: str, admin_password: str) -> dict[st
         LATEST_VERSION_CHECK="false",
         COLLECT_ANALYTICS="false",
         FEATURE_FLAGS_OFFLINE="true",
+        SENTRY_DSN="",
         PYTHONUNBUFFERED="1",
     )
     return env
