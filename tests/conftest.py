@@ -11,29 +11,81 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
-from lsharness import Annotator, LabelStudioServer
+from lsharness import Annotator, LabelStudioServer, is_prepared
 from psycopg import sql
 
 from plugin.store import Store
 
+TESTS_DIR = Path(__file__).resolve().parent
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
 
 
 # -- Label Studio ----------------------------------------------------------------------------------
 
+_preparation = pytest.StashKey[tuple[subprocess.Popen[bytes], Path]]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need no Label Studio run first; while they run, a fresh machine installs Label Studio
+    and builds its template database in a background process (about 4 minutes there, nothing once cached).
+
+    A process, not a thread: unit tests monkeypatch the installer's module (test_lsharness_install.py),
+    which a thread would see. Installing and building hold file locks, so a server that starts early just
+    waits for them.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("integration") is not None)
+    if any(item.get_closest_marker("integration") for item in items) and not is_prepared():
+        handle, name = tempfile.mkstemp(prefix="lsqa-prepare-", suffix=".log")
+        os.close(handle)
+        log = Path(name)
+        path = os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])
+        env = {**os.environ, "PYTHONPATH": path}
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-c", "import lsharness; lsharness.prepare_label_studio()"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        config.stash[_preparation] = (process, log)
+
+
+def _wait_for_preparation(config: pytest.Config) -> None:
+    if (started := config.stash.get(_preparation, None)) is None:
+        return
+    process, log = started
+    if process.wait() != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        raise RuntimeError(f"preparing Label Studio failed (exit {process.returncode}), see {log}:\n{tail}")
+    log.unlink(missing_ok=True)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A run cut short (``-x``, a failed unit test) does not wait for the install; a later run redoes it."""
+    if (started := session.config.stash.get(_preparation, None)) is not None and started[0].poll() is None:
+        os.killpg(started[0].pid, signal.SIGTERM)
+        started[0].wait()
+
 
 @pytest.fixture(scope="session")
-def ls_server() -> Iterator[LabelStudioServer]:
+def ls_server(pytestconfig: pytest.Config) -> Iterator[LabelStudioServer]:
     """One real Label Studio for the whole session (a start costs ~9 s warm, ~80 s on a fresh cache).
 
     Set ``LSQA_KEEP_LS_DATA=1`` to keep its data directory and log after the run.
     """
+    _wait_for_preparation(pytestconfig)
     with LabelStudioServer(keep_data_dir=bool(os.environ.get("LSQA_KEEP_LS_DATA"))) as server:
         yield server
 

@@ -8,7 +8,7 @@ from ._http import LabelStudioHTTPError
 from .annotator import Annotator
 from .capture import CapturedRequest, WebhookCapture
 from .install import default_cache_dir, ensure_label_studio
-from .server import LabelStudioServer, ServerStartError
+from .server import LabelStudioServer, ServerStartError, is_prepared, prepare_label_studio
 
 __all__ = [
     "Annotator",
@@ -19,4 +19,6 @@ __all__ = [
     "WebhookCapture",
     "default_cache_dir",
     "ensure_label_studio",
+    "is_prepared",
+    "prepare_label_studio",
 ]

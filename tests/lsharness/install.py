@@ -54,6 +54,11 @@ def _is_installed(venv: Path, version: str) -> bool:
     )
 
 
+def is_installed(version: str = DEFAULT_VERSION, cache_dir: Path | str | None = None) -> bool:
+    """Whether ``version`` is installed completely in the cache (its marker is written last)."""
+    return _is_installed(venv_dir(version, cache_dir), version)
+
+
 def _run_logged(cmd: list[str], log: Path) -> None:
     with open(log, "ab") as out:
         out.write(f"\n$ {' '.join(cmd)}\n".encode())

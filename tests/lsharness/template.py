@@ -26,9 +26,18 @@ class TemplateError(RuntimeError):
     """Migrating the template database failed."""
 
 
+def _template_dir(cache_dir: Path, version: str) -> Path:
+    return cache_dir / f"ls-{version}-db-template"
+
+
+def is_migrated(version: str, cache_dir: Path) -> bool:
+    """Whether the template database for ``version`` is complete (its marker is written last)."""
+    return (_template_dir(cache_dir, version) / MARKER_NAME).exists()
+
+
 def ensure_migrated_db(exe: Path, version: str, cache_dir: Path, env: Mapping[str, str]) -> Path:
     """Return the cached template database for ``version``, creating it under a file lock if needed."""
-    template_dir = cache_dir / f"ls-{version}-db-template"
+    template_dir = _template_dir(cache_dir, version)
     db, marker = template_dir / DB_NAME, template_dir / MARKER_NAME
     if marker.exists():
         return db
