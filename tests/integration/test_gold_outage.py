@@ -89,6 +89,9 @@ def test_a_copy_due_during_an_outage_is_made_afterwards(
             assert requests.get(f"{service.base_url}/healthz", timeout=5).status_code == 200
             assert service.proc.poll() is None
         assert wait_for(lambda: _copy_state(store) == "live", timeout=90), "the copy was never made"
+        # The copy's blocker webhooks reach the inbox just before it goes live: let the worker
+        # finish them, then every event must have been processed (none failed or parked).
+        assert wait_for(lambda: not _pending_events(store), timeout=60), "events left unprocessed"
         with store.read() as conn:
             assert conn.execute(select(inbox.c.status)).scalars().all() == ["done"] * len(
                 conn.execute(select(inbox.c.id)).all()
@@ -103,3 +106,8 @@ def test_a_copy_due_during_an_outage_is_made_afterwards(
 def _copy_state(store):
     with store.read() as conn:
         return conn.execute(select(gold_copies.c.state)).scalar_one_or_none()
+
+
+def _pending_events(store):
+    with store.read() as conn:
+        return conn.execute(select(inbox.c.id).where(inbox.c.status == "pending")).first() is not None
