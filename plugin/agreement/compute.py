@@ -20,6 +20,7 @@ from plugin.gold.ledger import label_config_of
 from plugin.gold.review import raise_alert
 from plugin.jobs import finish_job
 from plugin.labelconfig import LabelConfig, parse_label_config
+from plugin.relabel.guards import not_written_back
 from plugin.store import Store
 from plugin.store.schema import annotations, users
 from plugin.store.schema_agreement import agreement_batches, agreement_tasks
@@ -46,6 +47,7 @@ def sample_pairs(conn: Connection, batch: dict[str, Any]) -> list[TaskPair]:
             annotations.c.deleted.is_(False),
             annotations.c.was_cancelled.is_(False),
             annotations.c.annotator_id.is_not(None),
+            not_written_back(),  # a reviewer's correction is no second rating
         )
         .order_by(annotations.c.task_id, annotations.c.id)
     )
