@@ -193,8 +193,8 @@ def test_a_written_back_correction_is_no_regular_work_and_no_second_rating(store
 
     review, review_id = harness.label(REV, 900, [topics("y")], project=RELABEL)
     harness.send(review)
-    (item,) = harness.rows(jobs, jobs.c.kind == "relabel_write_back")
-    assert item["status"] == "pending"
+    (job,) = harness.rows(jobs, jobs.c.kind == "relabel_write_back")
+    assert job["status"] == "pending"
     # Label Studio reports the write-back before the job could record its annotation id
     write_back, written_id = harness.label(REV, suspect, [topics("y")])
     harness.send(write_back)
