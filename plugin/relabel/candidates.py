@@ -28,6 +28,7 @@ from plugin.gold.ledger import label_config_of
 from plugin.gold.library import classes_of
 from plugin.gold.review import EVIDENCE_PURPOSES, classes_identified, suspect_annotation_ids
 from plugin.labelconfig import LabelConfig, LabelConfigError, parse_label_config
+from plugin.relabel.guards import not_written_back
 from plugin.scoring import ScoringSettings, score_task
 from plugin.store.schema import annotations, flags, gold_answers, gold_copies, gold_items, tasks
 
@@ -223,6 +224,7 @@ def _real_work(conn: Connection, project_id: int, annotator_id: int) -> list[Any
             annotations.c.deleted.is_(False),
             annotations.c.was_cancelled.is_(False),
             annotations.c.task_id.not_in(copies),
+            not_written_back(),  # a correction already reviewed is not questioned again
         )
         .order_by(annotations.c.id)
     )

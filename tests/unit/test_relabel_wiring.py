@@ -13,6 +13,7 @@ from sqlalchemy import select
 from plugin.agreement.compute import sample_pairs
 from plugin.connect import connect_project
 from plugin.gold.ledger import regular_work_done
+from plugin.gold.review import suspect_annotation_ids
 from plugin.relabel.candidates import (
     Candidate,
     RelabelSettings,
@@ -20,10 +21,11 @@ from plugin.relabel.candidates import (
     disagreement_candidates,
 )
 from plugin.relabel.guards import is_write_back
+from plugin.relabel.jobs import _labelled_work as labelled_work
 from plugin.relabel.queue import PUSHED, items_of, queue_candidates, update_item
 from plugin.settings import load_settings
 from plugin.store.inbox import InboxEvent, append_events
-from plugin.store.schema import annotator_states, gold_items, jobs, projects, users
+from plugin.store.schema import annotator_states, flags, gold_items, jobs, projects, users
 from plugin.store.schema_agreement import agreement_batches, agreement_tasks
 from plugin.store.schema_relabel import relabel_projects
 from plugin.worker import Worker
@@ -33,6 +35,7 @@ LABEL_CONFIG = """<View><Image name="img" value="$image"/>
 <RectangleLabels name="box" toName="img"><Label value="Car"/><Label value="Van"/></RectangleLabels></View>"""
 SOURCE, RELABEL = 1, 40
 ANN, BEA, REV = 2, 3, 4
+T0 = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def topics(*values):
@@ -207,19 +210,25 @@ def test_a_written_back_correction_is_no_regular_work_and_no_second_rating(store
     assert harness.batch()["sample_done"] == 0
     assert harness.rows(annotator_states, annotator_states.c.annotator_id == REV) == []
     assert harness.copy_jobs(REV) == []
-    with store.begin() as conn:  # the job recorded it: still not work
+    with store.begin() as conn:  # the job recorded it: still not work, nor a record to question again
         update_item(conn, item_id, written_annotation_id=written_id)
         assert regular_work_done(conn, SOURCE, REV) == 0
+        flag = {"project_id": SOURCE, "annotator_id": REV, "status": "flagged", "evidence": {}}
+        conn.execute(flags.insert().values(raised_at=T0, decline_started_at=T0, **flag))
+        assert suspect_annotation_ids(conn, SOURCE, REV) == []
+        assert written_id not in {row["id"] for row in labelled_work(conn, SOURCE)}
 
     # The same people's real work counts: Bea's rating completes the pair, the reviewer's own work
     # starts their gold schedule.
-    harness.send(harness.label(BEA, suspect, [topics("x")])[0], harness.label(REV, other, [topics("x")])[0])
+    own, own_id = harness.label(REV, other, [topics("x")])
+    harness.send(harness.label(BEA, suspect, [topics("x")])[0], own)
     assert harness.batch()["sample_done"] == 1
     with store.read() as conn:
         assert [(p.first_annotator, p.second_annotator) for p in sample_pairs(conn, harness.batch())] == [
             (ANN, BEA)
         ]
         assert regular_work_done(conn, SOURCE, REV) == 1
+        assert suspect_annotation_ids(conn, SOURCE, REV) == [own_id]
     assert len(harness.copy_jobs(REV)) == 1
 
 
