@@ -14,6 +14,7 @@ from plugin.agreement.sampling import batch_seed, choose_sample
 from plugin.gold.ledger import copy_task_ids
 from plugin.jobs import enqueue_job
 from plugin.records import TaskRecord
+from plugin.relabel.guards import not_written_back
 from plugin.store.dialect import insert
 from plugin.store.schema import annotations, gold_copies, gold_items
 from plugin.store.schema_agreement import agreement_batches, agreement_tasks
@@ -166,6 +167,7 @@ def double_rated(batch_id: int, service_user_id: int | None) -> Select[tuple[int
             annotations.c.deleted.is_(False),
             annotations.c.was_cancelled.is_(False),
             annotations.c.annotator_id.is_not(None),
+            not_written_back(),  # a reviewer's correction is no second rating
         )
         .group_by(annotations.c.task_id)
         .having(func.count(func.distinct(annotations.c.annotator_id)) >= 2)

@@ -20,6 +20,7 @@ from plugin.gold.ledger import label_config_of
 from plugin.gold.review import raise_alert
 from plugin.jobs import finish_job
 from plugin.labelconfig import LabelConfig, parse_label_config
+from plugin.relabel.guards import not_written_back
 from plugin.store import Store
 from plugin.store.schema import annotations, users
 from plugin.store.schema_agreement import agreement_batches, agreement_tasks
@@ -34,28 +35,69 @@ class ComputeSettings:
 
 
 def sample_pairs(conn: Connection, batch: dict[str, Any]) -> list[TaskPair]:
-    """The two ratings of each sampled task that has them (cancelled ones, skips and our own
-    service account's annotations left out)."""
+    """The two ratings of each sampled task that has them (cancelled ones, skips, our own service
+    account's annotations and reviewers' written-back corrections left out)."""
+    return [pair for pair, _ in _pairs_with_ids(conn, batch)]
+
+
+def _pairs_with_ids(conn: Connection, batch: dict[str, Any]) -> list[tuple[TaskPair, dict[int, int]]]:
+    """Each pair with the ids of the annotations compared (annotator -> their latest annotation)."""
     sampled = select(agreement_tasks.c.task_id).where(
         agreement_tasks.c.batch_id == batch["id"], agreement_tasks.c.sampled.is_(True)
     )
     query = (
-        select(annotations.c.task_id, annotations.c.annotator_id, annotations.c.result)
+        select(annotations.c.task_id, annotations.c.annotator_id, annotations.c.result, annotations.c.id)
         .where(
             annotations.c.task_id.in_(sampled),
             annotations.c.deleted.is_(False),
             annotations.c.was_cancelled.is_(False),
             annotations.c.annotator_id.is_not(None),
+            not_written_back(),  # a reviewer's correction is no second rating
         )
         .order_by(annotations.c.task_id, annotations.c.id)
     )
     if batch["service_user_id"] is not None:
         query = query.where(annotations.c.annotator_id != batch["service_user_id"])
     by_task: dict[int, list[tuple[int, Any]]] = {}
-    for task_id, annotator_id, result in conn.execute(query):
+    ids: dict[int, dict[int, int]] = {}
+    for task_id, annotator_id, result, annotation_id in conn.execute(query):
         by_task.setdefault(task_id, []).append((annotator_id, result or []))
-    pairs = (pair_of(task_id, rated) for task_id, rated in sorted(by_task.items()))
-    return [p for p in pairs if p is not None]
+        ids.setdefault(task_id, {})[annotator_id] = annotation_id  # the latest, as pair_of takes it
+    found = []
+    for task_id, rated in sorted(by_task.items()):
+        pair = pair_of(task_id, rated)
+        if pair is not None:
+            found.append((pair, {a: ids[task_id][a] for a in (pair.first_annotator, pair.second_annotator)}))
+    return found
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """A sampled task whose two ratings differ: ``differences`` are the items (first annotator's
+    label, second's; ``(none)`` for an unmatched region or a choice only one of them made)."""
+
+    batch_id: int
+    pair: TaskPair
+    annotation_ids: dict[int, int]  # annotator -> the annotation compared
+    differences: list[tuple[str, str]]
+
+
+def sample_disagreements(conn: Connection, project_id: int) -> list[Disagreement]:
+    """The sample pairs of the project's batches that disagree on a categorical tag, as the figures
+    compare them (classification: different choices; regions: unmatched, or matched with another
+    label), by batch and task."""
+    config = _config(label_config_of(conn, project_id) or "<View/>")
+    query = select(agreement_batches).where(
+        agreement_batches.c.project_id == project_id, agreement_batches.c.status != "filling"
+    )
+    found = []
+    for batch in conn.execute(query.order_by(agreement_batches.c.id)).mappings().all():
+        for pair, ids in _pairs_with_ids(conn, dict(batch)):
+            labels = paired_labels([pair], config)
+            differences = [(a, b) for a, b in zip(labels.first, labels.second, strict=True) if a != b]
+            if differences:
+                found.append(Disagreement(int(batch["id"]), pair, ids, differences))
+    return found
 
 
 @cache
@@ -178,7 +220,7 @@ def guideline_alert(
     ci = category["ci"]
     confusions = ", ".join(f"{c['a']} / {c['b']} ({c['count']}x)" for c in category["confusions"]) or "none"
     people = ", ".join(
-        f"{_name(conn, a['annotator_id'])} ({a['disagreements']} disagreements, "
+        f"{annotator_name(conn, a['annotator_id'])} ({a['disagreements']} disagreements, "
         f"gave {label!r} in {a['gave_label']})"
         for a in category["annotators"]
     )
@@ -204,6 +246,7 @@ def guideline_alert(
     )
 
 
-def _name(conn: Connection, annotator_id: int) -> str:
+def annotator_name(conn: Connection, annotator_id: int) -> str:
+    """The annotator's e-mail if known, else their user id."""
     email = conn.execute(select(users.c.email).where(users.c.id == annotator_id)).scalar_one_or_none()
     return email or f"user {annotator_id}"

@@ -27,9 +27,10 @@ from plugin.agreement.compute import ComputeSettings, compute_batch
 from plugin.agreement.overlap import OverlapSetter
 from plugin.jobs import Job, finish_job
 from plugin.records import Changes, TaskRecord
+from plugin.relabel.guards import is_connected_source
 from plugin.settings import Settings
 from plugin.store import Store
-from plugin.store.schema import annotations, projects, users
+from plugin.store.schema import annotations, users
 from plugin.store.schema_agreement import agreement_tasks
 
 log = logging.getLogger(__name__)
@@ -75,16 +76,11 @@ def form_batches(conn: Connection, new_tasks: list[TaskRecord], policy: BatchPol
             by_project.setdefault(task.project_id, []).append(task)
     closed = []
     for project_id, tasks in sorted(by_project.items()):
-        if not _connected(conn, project_id):
+        if not is_connected_source(conn, project_id):  # never the relabel project
             continue
         copies = gold_copy_ids(conn, project_id, tasks)
         closed += add_new_tasks(conn, project_id, [t.id for t in tasks if t.id not in copies], policy)
     return closed
-
-
-def _connected(conn: Connection, project_id: int) -> bool:
-    query = select(projects.c.connected).where(projects.c.id == project_id)
-    return bool(conn.execute(query).scalar_one_or_none())
 
 
 def job_handlers(

@@ -28,9 +28,10 @@ from plugin.gold.schedule import GoldPlan, is_gold_due
 from plugin.jobs import count_jobs, enqueue_job, pending_jobs
 from plugin.labelconfig import parse_label_config
 from plugin.records import AnnotationRecord, Changes
+from plugin.relabel.guards import is_connected_source, is_write_back
 from plugin.scoring import ScoringSettings, score_task
 from plugin.store.gold import record_ground_truth
-from plugin.store.schema import gold_copies, gold_items, projects
+from plugin.store.schema import gold_copies, gold_items
 
 CREATED_ACTIONS = ("ANNOTATION_CREATED", "ANNOTATIONS_CREATED")
 ANNOTATION_ACTIONS = (*CREATED_ACTIONS, "ANNOTATION_UPDATED")
@@ -64,7 +65,11 @@ def react_to_event(
         copy = live_copy_for_task(conn, annotation.task_id)
         if copy is not None:
             _on_copy_annotation(conn, copy, annotation, ctx)
-        elif not annotation.was_cancelled and _gold_active(conn, annotation.project_id):
+        elif annotation.was_cancelled or is_write_back(
+            conn, annotation.task_id, annotation.annotator_id, annotation.id
+        ):
+            continue  # a skip, or a reviewer's correction written back: not regular work
+        elif _gold_active(conn, annotation.project_id):
             schedule_next_gold(conn, annotation.project_id, annotation.annotator_id, ctx)  # type: ignore[arg-type]
 
 
@@ -73,15 +78,10 @@ def _follow_ground_truth(conn: Connection, changes: Changes) -> None:
     tasks = {t.id: t for t in changes.tasks}
     for annotation in changes.annotations:
         project_id = annotation.project_id
-        if project_id is None or not _connected(conn, project_id):
+        if project_id is None or not is_connected_source(conn, project_id):
             continue
         if live_copy_for_task(conn, annotation.task_id) is None:
             record_ground_truth(conn, project_id, tasks.get(annotation.task_id or -1), annotation)
-
-
-def _connected(conn: Connection, project_id: int) -> bool:
-    query = select(projects.c.connected).where(projects.c.id == project_id)
-    return bool(conn.execute(query).scalar_one_or_none())
 
 
 def _needs_repair(settings: dict[str, Any]) -> bool:
@@ -90,7 +90,7 @@ def _needs_repair(settings: dict[str, Any]) -> bool:
 
 
 def _gold_active(conn: Connection, project_id: int) -> bool:
-    if not _connected(conn, project_id):
+    if not is_connected_source(conn, project_id):
         return False
     query = select(gold_items.c.id).where(
         gold_items.c.project_id == project_id, gold_items.c.retired_at.is_(None)

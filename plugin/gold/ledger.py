@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select, update
 
+from plugin.relabel.guards import not_written_back
 from plugin.store.dialect import insert
 from plugin.store.schema import annotations, annotator_states, gold_answers, gold_copies, gold_items, projects
 
@@ -69,6 +70,7 @@ def regular_work_done(conn: Connection, project_id: int, annotator_id: int) -> i
         annotations.c.deleted.is_(False),
         annotations.c.was_cancelled.is_(False),
         annotations.c.task_id.not_in(copies),
+        not_written_back(),  # reviewers' corrections of relabeled records are not their work
     )
     return conn.execute(query).scalar_one()
 

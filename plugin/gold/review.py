@@ -15,6 +15,7 @@ from plugin.audit import trail_facts
 from plugin.gold.ledger import annotator_state, update_annotator_state
 from plugin.jobs import enqueue_job
 from plugin.quality import GoldAnswer, RequalificationPolicy, decide_status, judge_quiz
+from plugin.relabel.guards import not_written_back
 from plugin.store.schema import alerts, annotations, flags, gold_answers, gold_copies, users
 
 # Gold answers that count as evidence about an annotator's everyday work (quiz answers are judged apart).
@@ -260,6 +261,7 @@ def suspect_annotation_ids(conn: Connection, project_id: int, annotator_id: int)
             annotations.c.was_cancelled.is_(False),
             annotations.c.task_id.not_in(copies.where(gold_copies.c.task_id.is_not(None))),
             annotations.c.created_at >= _aware(start),
+            not_written_back(),  # corrections they wrote back as reviewers are not their work
         )
         if end is not None:
             query = query.where(annotations.c.created_at <= _aware(end))

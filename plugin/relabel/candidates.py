@@ -9,8 +9,9 @@ makes a candidate unique per source annotation (or task) and reason kind. Kinds:
   (per annotator x per class gold accuracy) or the class they mistake it for;
 * ``boundary``: gold answers with the right class but a box IoU / span character F1 in the boundary
   band, whose gold item is a live task of the project (that task is relabeled and re-verified);
-* ``disagreement``: sample pairs of batch agreement that disagree -- a hook, see
-  :func:`register_candidate_source`;
+* ``disagreement``: sampled tasks of batch agreement whose two ratings disagree
+  (``plugin.agreement.compute.sample_disagreements``); the questioned annotation is the earlier of
+  the two, i.e. the task's original labelling (the other rating was asked for by the sample);
 * ``confident_learning`` comes from a model's predictions in Label Studio, so it is found by a job
   (``plugin.relabel.engine``), not here.
 """
@@ -22,10 +23,12 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from plugin.agreement.compute import annotator_name, sample_disagreements
 from plugin.gold.ledger import label_config_of
 from plugin.gold.library import classes_of
 from plugin.gold.review import EVIDENCE_PURPOSES, classes_identified, suspect_annotation_ids
 from plugin.labelconfig import LabelConfig, LabelConfigError, parse_label_config
+from plugin.relabel.guards import not_written_back
 from plugin.scoring import ScoringSettings, score_task
 from plugin.store.schema import annotations, flags, gold_answers, gold_copies, gold_items, tasks
 
@@ -150,12 +153,34 @@ def boundary_candidates(conn: Connection, project_id: int, settings: RelabelSett
 
 
 def disagreement_candidates(conn: Connection, project_id: int, settings: RelabelSettings) -> list[Candidate]:
-    """Sample pairs of batch agreement that disagree.
+    """Sampled tasks of batch agreement whose two ratings disagree, one candidate per task.
 
-    TODO(agreement): wire batch disagreements here (one candidate per disagreeing annotation, kind
-    ``disagreement``); the coordinator replaces this source via :func:`register_candidate_source`.
+    The source annotation is the earlier of the two (lower annotation id): the task's original
+    labelling, the one the reviewer's correction stands beside; the reason names the batch, both
+    annotators and what each gave.
     """
-    return []
+    found = []
+    for d in sample_disagreements(conn, project_id):
+        pair = d.pair
+        results = {pair.first_annotator: pair.first_result, pair.second_annotator: pair.second_result}
+        annotator = min(d.annotation_ids, key=d.annotation_ids.__getitem__)
+        shown = ", ".join(f"{a!r} vs {b!r}" for a, b in d.differences[:3])
+        more = f" and {len(d.differences) - 3} more" if len(d.differences) > 3 else ""
+        reason = (
+            f"batch {d.batch_id}: {annotator_name(conn, pair.first_annotator)} and "
+            f"{annotator_name(conn, pair.second_annotator)} disagree ({shown}{more})"
+        )
+        found.append(
+            Candidate(
+                pair.task_id,
+                d.annotation_ids[annotator],
+                annotator,
+                "disagreement",
+                reason,
+                [dict(r) for r in results[annotator]],
+            )
+        )
+    return found
 
 
 CANDIDATE_SOURCES: dict[str, CandidateSource] = {
@@ -199,6 +224,7 @@ def _real_work(conn: Connection, project_id: int, annotator_id: int) -> list[Any
             annotations.c.deleted.is_(False),
             annotations.c.was_cancelled.is_(False),
             annotations.c.task_id.not_in(copies),
+            not_written_back(),  # a correction already reviewed is not questioned again
         )
         .order_by(annotations.c.id)
     )

@@ -25,13 +25,8 @@ from plugin.jobs import Job, enqueue_job
 from plugin.labelconfig import LabelConfigError, parse_label_config
 from plugin.records import Changes
 from plugin.relabel.candidates import RelabelSettings
-from plugin.relabel.queue import (
-    CORRECTED,
-    PUSHED,
-    is_relabel_project,
-    item_for_relabel_task,
-    update_item,
-)
+from plugin.relabel.guards import is_relabel_project
+from plugin.relabel.queue import CORRECTED, PUSHED, item_for_relabel_task, update_item
 from plugin.scoring import score_task
 from plugin.settings import Settings
 

@@ -22,6 +22,7 @@ from plugin.labelconfig import LabelConfigError, parse_label_config
 from plugin.relabel.candidates import Candidate
 from plugin.relabel.confident import find_label_suspects, prediction_probabilities, single_choice
 from plugin.relabel.engine import ITEM_META_KEY, REASON_KEY, record_correction
+from plugin.relabel.guards import not_written_back
 from plugin.relabel.queue import PUSHED, QUEUED, items_of, queue_candidates, relabel_project_of, update_item
 from plugin.settings import Settings
 from plugin.store import Store
@@ -309,6 +310,7 @@ def _labelled_work(conn: Any, project_id: int) -> list[dict[str, Any]]:
         annotations.c.project_id == project_id,
         annotations.c.deleted.is_(False),
         annotations.c.was_cancelled.is_(False),
+        not_written_back(),  # a correction already reviewed is not questioned again
     )
     return [dict(r) for r in conn.execute(query).mappings() if r["task_id"] not in copies]
 

@@ -102,7 +102,8 @@ def update_item(conn: Connection, item_id: int, **values: Any) -> None:
 
 def written_back_annotation_ids(conn: Connection, project_id: int) -> set[int]:
     """Annotations the service added to source tasks for reviewers: corrections, not independent work
-    (agreement sampling and gold scheduling should not count them)."""
+    (agreement and gold leave them out through ``plugin.relabel.guards``, which also recognizes a
+    write-back whose id is not recorded yet)."""
     query = select(relabel_items.c.written_annotation_id).where(
         relabel_items.c.project_id == project_id, relabel_items.c.written_annotation_id.is_not(None)
     )
@@ -113,15 +114,6 @@ def relabel_project_of(conn: Connection, source_project_id: int) -> dict[str, An
     query = select(relabel_projects).where(relabel_projects.c.source_project_id == source_project_id)
     row = conn.execute(query).mappings().first()
     return dict(row) if row else None
-
-
-def is_relabel_project(conn: Connection, project_id: int | None) -> bool:
-    if project_id is None:
-        return False
-    query = select(relabel_projects.c.source_project_id).where(
-        relabel_projects.c.relabel_project_id == project_id
-    )
-    return conn.execute(query).first() is not None
 
 
 def item_as_json(item: dict[str, Any]) -> dict[str, Any]:

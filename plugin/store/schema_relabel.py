@@ -46,4 +46,6 @@ relabel_items = Table(
     Column("gold_score", Float),
     Index("ix_relabel_items_project_status", "project_id", "status"),
     Index("ix_relabel_items_relabel_task", "relabel_task_id"),
+    # plugin.relabel.guards looks write-backs up by (source task, reviewer) for each annotation row
+    Index("ix_relabel_items_source_task", "source_task_id", "corrected_by"),
 )

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from plugin.cli import main
 from plugin.store import Store
-from plugin.store.schema import annotations, flags
+from plugin.store.schema import annotations, annotator_states, flags, gold_items, inbox, jobs
 from plugin.store.schema_relabel import relabel_items
 
 pytestmark = pytest.mark.integration
@@ -76,7 +76,7 @@ def test_flagged_work_is_relabeled_and_written_back_once(
         sqlite_url,
         label_studio_url=ls_server.url,
         api_key=ls_server.admin_pat,
-        extra="gold:\n  enabled: false\nworker:\n  sync_interval: 3600\n",
+        extra="worker:\n  sync_interval: 3600\n",  # gold on: the reviewer's write-back must not start it
     ).start()
     store = Store(sqlite_url)
     try:
@@ -95,6 +95,12 @@ def test_flagged_work_is_relabeled_and_written_back_once(
                     evidence={},
                 )
             )
+            conn.execute(  # a gold library: the reviewer's write-back would start their onboarding
+                gold_items.insert().values(
+                    project_id=project_id, data={"text": "golden"}, expert_result=choice("pos"),
+                    classes=["pos"], origin="cli", created_at=first, updated_at=first,
+                )
+            )  # fmt: skip
         pushed = lsqa(capsys, service, "relabel", "push", "--project", str(project_id))
         assert "2 flagged" in pushed and "2 newly queued" in pushed and "2 pushed" in pushed, pushed
         listing = json.loads(lsqa(capsys, service, "relabel", "list", "--project", str(project_id), "--json"))
@@ -118,6 +124,14 @@ def test_flagged_work_is_relabeled_and_written_back_once(
             for a in ls_server.api.json("GET", f"/api/tasks/{source_task}/annotations/")
         }
         assert by_user == {flagged.id: choice("neg"), reviewer.id: choice("pos")}  # the original stays
+        # The write-back's ANNOTATION_CREATED came back to us (sent while the job's create call ran):
+        # it is not the reviewer's regular work, so no gold schedule starts for them.
+        wait_for(lambda: count(store, select(func.count()).where(inbox.c.status != "done")) == 0, "the inbox")
+        assert count(store, select(func.count()).where(inbox.c.action == "ANNOTATION_CREATED")) >= 2
+        assert count(store, select(func.count()).where(annotator_states.c.annotator_id == reviewer.id)) == 0
+        assert (
+            count(store, select(func.count()).where(jobs.c.dedupe_key.like(f"copy:%:{reviewer.id}:%"))) == 0
+        )
 
         again = lsqa(capsys, service, "relabel", "push", "--project", str(project_id))
         assert "0 newly queued" in again, again
