@@ -55,7 +55,8 @@ def flagged_annotators(
     error_rate: float, per_annotator: Sequence[Mapping[str, Any]]
 ) -> list[Mapping[str, Any]]:
     """Annotators whose error rate stands out, largest error share first."""
-    rows = [a for a in per_annotator if stands_out(a["n"] * (1.0 - a["accuracy"]), a["n"], error_rate)]
+    compared = [a for a in per_annotator if a["n"] and a["accuracy"] is not None]  # no gold units: no rate
+    rows = [a for a in compared if stands_out(a["n"] * (1.0 - a["accuracy"]), a["n"], error_rate)]
     return sorted(rows, key=lambda a: -a["error_share"])
 
 
