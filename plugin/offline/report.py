@@ -9,7 +9,7 @@ The keys below are stable (README "Offline audit" documents them); others may be
   ``error_share`` (their errors / all errors).
 - ``boundary``: ``matched_regions``, ``share_iou_070_085`` (share of matched regions whose IoU, or
   character F1 for text spans, lies in [0.70, 0.85)).
-- ``recommendation``: ``strategy``, ``reasons`` (:func:`plugin.offline.plan.recommend`).
+- ``recommendation``: ``strategy``, ``reasons`` (:func:`plugin.quality.plan.recommend`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from plugin.offline.plan import error_profile, flagged_annotators, flagged_classes, recommend
 from plugin.offline.tally import BAND, FlaggedRecord, Tally
+from plugin.quality.plan import error_profile, flagged_annotators, flagged_classes, recommend
 from plugin.scoring.settings import ScoringSettings
 
 MEASURES = {"span": "character F1"}

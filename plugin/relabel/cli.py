@@ -150,9 +150,11 @@ def _plan(settings: Settings, args: argparse.Namespace, store_factory: StoreFact
         print(json.dumps(plan, indent=2))
         return 0
     rec = plan["recommendation"]
-    print(f"project {args.project}: recommended strategy: {rec['strategy']}")
+    print(f"project {args.project}: recommended strategy: {rec['strategy'] or 'none'}")
     for reason in rec["reasons"]:
         print(f"  - {reason}")
+    for action in rec["actions"]:
+        print(f"  * {action}")
     print(f"  gold answers compared: {plan['records_compared']}")
     for c in sorted(plan["per_class"], key=lambda c: -c["error_rate"])[:5]:
         print(f"  class {c['label']}: {c['error_rate']:.1%} error over {c['n']}")

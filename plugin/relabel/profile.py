@@ -1,4 +1,7 @@
-"""A project's error profile from hidden gold, and the strategy it calls for (``lsqa relabel plan``)."""
+"""A project's error figures from hidden gold, and the fix they call for (``lsqa relabel plan``).
+
+The choice itself is :func:`plugin.quality.plan.recommend`, the same table the audit report uses.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,12 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from plugin.gold.review import EVIDENCE_PURPOSES, classes_identified
-from plugin.relabel.plan import recommend_strategy
+from plugin.quality.plan import error_profile, recommend
 from plugin.store.schema import gold_answers
 
 
-def error_profile(conn: Connection, project_id: int) -> dict[str, Any]:
-    """Overall error rate, per class (label, n, error_rate) and per annotator (n, error_share) on gold.
+def gold_error_figures(conn: Connection, project_id: int) -> dict[str, Any]:
+    """Overall error rate, per class (label, n, error_rate), per annotator (n, accuracy, error_share).
 
     A gold answer is an error when it did not pass; a class is in error in an answer when not every
     gold instance of it was given that class. Quiz answers are left out (they are not everyday work).
@@ -39,17 +42,24 @@ def error_profile(conn: Connection, project_id: int) -> dict[str, Any]:
             {"label": label, "n": n, "error_rate": wrong / n} for label, (n, wrong) in sorted(classes.items())
         ],
         "per_annotator": [
-            {"annotator": a, "n": n, "error_share": wrong / errors if errors else 0.0}
+            {
+                "annotator": a,
+                "n": n,
+                "accuracy": 1.0 - wrong / n,
+                "error_share": wrong / errors if errors else 0.0,
+            }
             for a, (n, wrong) in sorted(people.items())
         ],
     }
 
 
 def relabel_plan(conn: Connection, project_id: int) -> dict[str, Any]:
-    profile = error_profile(conn, project_id)
-    recommendation = recommend_strategy(
-        profile["error_rate"],
-        [(c["label"], c["n"], c["error_rate"]) for c in profile["per_class"]],
-        [(a["annotator"], a["n"], a["error_share"]) for a in profile["per_annotator"]],
-    )
-    return {"project_id": project_id, **profile, "recommendation": recommendation}
+    """The gold figures, their error profile and the recommended fix (same keys as the audit report)."""
+    figures = gold_error_figures(conn, project_id)
+    rate, per_class, per_annotator = figures["error_rate"], figures["per_class"], figures["per_annotator"]
+    return {
+        "project_id": project_id,
+        **figures,
+        "error_profile": None if rate is None else error_profile(rate, per_class, per_annotator),
+        "recommendation": recommend(rate, per_class, per_annotator),
+    }

@@ -283,7 +283,7 @@ def test_progress_reader_draws_only_when_enabled(tmp_path):
     assert reader.read() == data and quiet.getvalue() == ""
 
 
-@pytest.mark.parametrize("name", ["plugin.offline.infer", "plugin.offline.jsonstream", "plugin.offline.plan"])
+@pytest.mark.parametrize("name", ["plugin.offline.infer", "plugin.offline.jsonstream"])
 def test_offline_docstring_examples(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0

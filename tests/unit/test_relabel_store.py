@@ -1,10 +1,13 @@
 """Relabel candidates, queueing and the reviewer's correction on SQLite and PostgreSQL."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from plugin.cli import main
 from plugin.jobs import count_jobs
+from plugin.quality.plan import FULL, TARGETED_GUIDELINES
 from plugin.records import AnnotationRecord, Changes, ProjectRecord, TaskRecord
 from plugin.relabel import engine
 from plugin.relabel.candidates import (
@@ -185,9 +188,53 @@ def test_systematic_gold_errors_pick_the_annotators_work_on_that_class(store):
         plan = relabel_plan(conn, PROJECT)
     assert sorted(c.annotation_id for c in found) == [1, 2]
     assert "got 'neg' right in 1/6" in found[0].reason and "'pos'" in found[0].reason
-    assert plan["error_rate"] == 5 / 12 and plan["recommendation"]["strategy"] == "full_reannotation"
+    # 41.7 % errors; annotator 7 makes all of them but on 6 answers, too few to single out: widespread
+    assert plan["error_rate"] == 5 / 12 and plan["recommendation"]["strategy"] == FULL
+    assert plan["recommendation"]["annotators"] == [] and plan["error_profile"]["primary"] == "random"
     by_person = {a["annotator"]: a["error_share"] for a in plan["per_annotator"]}
     assert by_person == {7: 1.0, 8: 0.0}
+
+
+def test_cli_relabel_plan_prints_the_strategy_and_the_figures(
+    store, store_url, tmp_path, capsys, monkeypatch
+):
+    for name in ("LSQA_DATABASE_URL", "LSQA_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    seed(store, CHOICES, [], [10])
+    config = tmp_path / "lsqa.yaml"
+    config.write_text(
+        "label_studio:\n  url: http://127.0.0.1:9\n  api_key: k\nwebhook:\n  secret: 0123456789abcdef0123\n"
+        f"database:\n  url: {store_url}\n"
+    )
+    assert main(["--config", str(config), "relabel", "plan", "--project", str(PROJECT)]) == 0
+    assert "recommended strategy: none\n  - nothing was compared with gold yet\n" in capsys.readouterr().out
+    wrong = [{"tag": "s", "gold": "neg", "pred": "pos", "count": 1}]
+    right = [{"tag": "s", "gold": "neg", "pred": "neg", "count": 1}]
+    with store.begin() as conn:
+        item, copy = add_gold(conn, None, choice("neg"))
+        for who in (7, 8, 9, 10):  # 7 gets half of its 12 answers wrong, the others none
+            for i in range(12):
+                bad = who == 7 and i % 2 == 0
+                add_answer(
+                    conn,
+                    item,
+                    copy + 100 * who + i,
+                    who,
+                    choice("pos" if bad else "neg"),
+                    not bad,
+                    wrong if bad else right,
+                )
+    assert main(["--config", str(config), "relabel", "plan", "--project", str(PROJECT), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["error_rate"] == 6 / 48 and plan["recommendation"]["strategy"] == TARGETED_GUIDELINES
+    assert plan["recommendation"]["annotators"] == [7] and plan["error_profile"]["concentrated"]
+    assert main(["--config", str(config), "relabel", "plan", "--project", str(PROJECT)]) == 0
+    text = capsys.readouterr().out
+    assert f"recommended strategy: {TARGETED_GUIDELINES}" in text
+    assert "overall label error 12.5% (8-15 %)" in text
+    assert "annotators 7 cause 100% of all errors with 25% of the work" in text
+    assert "requalify annotators: 7" in text and "class neg: 12.5% error over 48" in text
+    assert main(["--config", str(config), "relabel", "plan", "--project", "999"]) == 2
 
 
 def test_boundary_gold_answers_relabel_the_gold_task_and_corrections_are_verified(store):

@@ -1,4 +1,7 @@
-"""Choose the fix for an audited error profile: DOMAIN.md's "Choosing the fix" table as a pure function.
+"""Choose the fix for an error profile: DOMAIN.md's "Choosing the fix" table as one pure function.
+
+Used by ``lsqa relabel plan`` (figures from the project's gold answers, plugin/relabel/profile.py)
+and by ``lsqa audit`` / ``lsqa report`` (figures from a full comparison, plugin/offline/report.py).
 
 - rate < 8 %, random: targeted relabeling of flagged records;
 - rate 8-15 %, concentrated in some classes or annotators: targeted relabeling + guideline revision
@@ -7,15 +10,16 @@
 - rate 5-12 % overall but rare (high-value) classes at 20 %+ error: full re-annotation of those
   rare classes only.
 
-The table leaves gaps; they are closed on purpose: above 15 % but concentrated, fixing the sources
-(guidelines, people) still beats starting over, so the second row applies; 8-15 % spread evenly
-has no source to fix, so it stays targeted relabeling (with a note that the rate is high).
+The rare-class row is checked before the 8-15 % row, which it overlaps. The table leaves gaps; they
+are closed on purpose: above 15 % but concentrated, fixing the sources (guidelines, people) still
+beats starting over, so the second row applies; 8-15 % spread evenly has no source to fix, so it
+stays targeted relabeling (with a note that the rate is high).
 
-A class or annotator *stands out* when its error rate is at least 1.5 times the overall rate and 5
-points above it, and the lower end of its 95 % Wilson interval is above the overall rate (so a
-handful of units cannot flag anyone). Errors are *concentrated* when the classes or annotators
-that stand out cause at least 40 % of all errors and at least 1.5 times their share of the work.
-A class is *rare* when it holds at most 5 % of the gold units.
+A class or annotator *stands out* when it has at least 10 units, its error rate is at least 1.5
+times the overall rate and 5 points above it, and the lower end of its 95 % Wilson interval is
+above the overall rate (so a handful of units cannot flag anyone). Errors are *concentrated* when
+the classes or annotators that stand out cause at least 40 % of all errors and at least 1.5 times
+their share of the work. A class is *rare* when it holds at most 5 % of the units.
 """
 
 from __future__ import annotations
@@ -30,15 +34,21 @@ TARGETED = "targeted relabeling"
 TARGETED_GUIDELINES = "targeted relabeling + guideline revision"
 FULL = "full re-annotation"
 RARE_CLASSES = "full re-annotation of rare classes"
+STRATEGIES = (TARGETED, TARGETED_GUIDELINES, FULL, RARE_CLASSES)
 
-CONCENTRATION_SHARE = 0.40
+TARGETED_BELOW = 0.08
+FULL_ABOVE = 0.15
+RARE_BAND = (0.05, 0.12)
+RARE_ERROR = 0.20
 RARE_CLASS_SHARE = 0.05
+CONCENTRATION_SHARE = 0.40
+MIN_UNITS = 10
 BOUNDARY_SHARE = 0.05
 
 
 def stands_out(errors: float, n: float, overall: float) -> bool:
     """Whether ``errors`` out of ``n`` is clearly worse than the ``overall`` error rate."""
-    if n <= 0:
+    if n < MIN_UNITS:
         return False
     rate = errors / n
     lower, _ = wilson_interval(min(round(errors), int(n)), int(n))
@@ -63,9 +73,9 @@ def flagged_annotators(
 @dataclass(frozen=True)
 class _Findings:
     units: float
-    errors: float
     classes: list[Mapping[str, Any]]
     people: list[Mapping[str, Any]]
+    rare: list[Mapping[str, Any]]
     class_share: float
     people_share: float
     people_work: float
@@ -80,18 +90,19 @@ class _Findings:
         per_annotator: Sequence[Mapping[str, Any]],
     ) -> _Findings:
         units = sum(c["n"] for c in per_class) or 1
-        errors = error_rate * units
+        class_errors = sum(c["n"] * c["error_rate"] for c in per_class)
         classes = flagged_classes(error_rate, per_class)
         people = flagged_annotators(error_rate, per_annotator)
-        class_share = sum(c["n"] * c["error_rate"] for c in classes) / errors if errors else 0.0
+        class_share = sum(c["n"] * c["error_rate"] for c in classes) / class_errors if class_errors else 0.0
         class_work = sum(c["n"] for c in classes) / units
         people_share = sum(a["error_share"] for a in people)
         people_work = sum(a["n"] for a in people) / (sum(a["n"] for a in per_annotator) or 1)
+        rare = [c for c in classes if c["n"] / units <= RARE_CLASS_SHARE and c["error_rate"] >= RARE_ERROR]
         return cls(
             units,
-            errors,
             classes,
             people,
+            rare,
             class_share,
             people_share,
             people_work,
@@ -120,7 +131,7 @@ def error_profile(
     kinds = []
     if f.classes or f.people:
         kinds.append("systematic")
-    if f.errors and explained < 0.5:
+    if error_rate > 0 and explained < 0.5:
         kinds.append("random")
     boundary = boundary_share is not None and boundary_share >= BOUNDARY_SHARE
     if boundary:
@@ -130,7 +141,7 @@ def error_profile(
         primary = "systematic"
     elif boundary and (boundary_share or 0.0) > error_rate:
         primary = "boundary"
-    elif f.errors:
+    elif error_rate > 0:
         primary = "random" if "random" in kinds else "systematic"
     else:
         primary = "none"
@@ -148,22 +159,23 @@ def error_profile(
 
 
 def recommend(
-    error_rate: float,
+    error_rate: float | None,
     per_class: Sequence[Mapping[str, Any]],
     per_annotator: Sequence[Mapping[str, Any]],
     *,
     boundary_share: float | None = None,
 ) -> dict[str, Any]:
-    """The relabel strategy for an audit's figures, with the reasons behind it.
+    """The relabel strategy for an error profile, with the figures and reasons behind it.
 
     Parameters
     ----------
-    error_rate : float
-        Share of gold units in error, overall.
+    error_rate : float or None
+        Share of units in error, overall (None: nothing compared with gold yet).
     per_class : sequence of dict
         ``{"label", "n", "error_rate"}`` per gold class.
     per_annotator : sequence of dict
-        ``{"annotator", "n", "accuracy", "error_share"}`` per annotator.
+        ``{"annotator", "n", "accuracy", "error_share"}`` per annotator (``error_share``: their
+        errors / all errors).
     boundary_share : float, optional
         Share of matched regions below the boundary threshold; from 5 % on, a boundary review is
         added to the actions.
@@ -171,9 +183,10 @@ def recommend(
     Returns
     -------
     dict
-        ``strategy`` (one of :data:`TARGETED`, :data:`TARGETED_GUIDELINES`, :data:`FULL`,
-        :data:`RARE_CLASSES`; None when no gold unit was compared), ``reasons`` (sentences),
-        ``actions``, and the ``classes`` and ``annotators`` the actions are about.
+        ``strategy`` (one of :data:`STRATEGIES`; None when nothing was compared), ``reasons``
+        (sentences with the figures: overall rate, classes and annotators that stand out and their
+        share of errors, rare classes at 20 %+ error), ``actions``, and the ``classes``,
+        ``annotators`` and ``rare_classes`` the actions are about.
 
     Examples
     --------
@@ -182,35 +195,43 @@ def recommend(
     >>> plan["strategy"]
     'targeted relabeling'
     """
-    if not any(c["n"] for c in per_class):
+    if error_rate is None or not any(row["n"] for row in [*per_class, *per_annotator]):
         reasons = ["nothing was compared with gold yet"]
-        return {"strategy": None, "reasons": reasons, "actions": [], "classes": [], "annotators": []}
+        return {
+            "strategy": None,
+            "reasons": reasons,
+            "actions": [],
+            "classes": [],
+            "annotators": [],
+            "rare_classes": [],
+        }
     f = _Findings.of(error_rate, per_class, per_annotator)
-    classes, people, by_classes, by_people = f.classes, f.people, f.by_classes, f.by_people
-    class_share, people_share, people_work = f.class_share, f.people_share, f.people_work
-    rare = [c for c in classes if c["n"] / f.units <= RARE_CLASS_SHARE and c["error_rate"] >= 0.20]
+    classes, people, rare, by_classes, by_people = f.classes, f.people, f.rare, f.by_classes, f.by_people
 
     reasons = [f"overall label error {error_rate:.1%}" + _band(error_rate)]
     if classes:
         named = ", ".join(f"{c['label']} {c['error_rate']:.1%}" for c in classes)
-        reasons.append(f"classes that stand out: {named} ({class_share:.0%} of all errors)")
+        reasons.append(f"classes that stand out: {named} ({f.class_share:.0%} of all errors)")
     if people:
         named = ", ".join(str(a["annotator"]) for a in people)
-        reasons.append(
-            f"annotators {named} cause {people_share:.0%} of all errors with {people_work:.0%} of the work"
-        )
-    if not classes and not people and f.errors:
+        share, work = f.people_share, f.people_work
+        reasons.append(f"annotators {named} cause {share:.0%} of all errors with {work:.0%} of the work")
+    if rare:
+        named = ", ".join(f"{c['label']} {c['error_rate']:.1%}" for c in rare)
+        reasons.append(f"rare classes (each at most 5 % of units) at 20 %+ error: {named}")
+    if not classes and not people and error_rate > 0:
         reasons.append("no class or annotator stands out: the errors look random")
 
-    if error_rate > 0.15 and not (by_classes or by_people):
+    low, high = RARE_BAND
+    if error_rate > FULL_ABOVE and not (by_classes or by_people):
         strategy = FULL
         actions = ["re-annotate the whole dataset with new guidelines", "review the annotator pool"]
         reasons.append("above 15 % and widespread: targeted fixes would miss most errors")
-    elif 0.05 <= error_rate <= 0.12 and rare and len(rare) == len(classes) and not by_people:
+    elif low <= error_rate <= high and rare and len(rare) == len(classes) and not by_people:
         strategy = RARE_CLASSES
         actions = [f"re-annotate every record of: {', '.join(c['label'] for c in rare)}"]
-        reasons.append("the errors sit in rare classes (each at most 5 % of units) at 20 %+ error")
-    elif error_rate >= 0.08 and (by_classes or by_people):
+        reasons.append("only rare classes stand out: redoing them whole is cheaper than hunting records")
+    elif error_rate >= TARGETED_BELOW and (by_classes or by_people):
         strategy = TARGETED_GUIDELINES
         actions = ["relabel the flagged records"]
         if classes:
@@ -221,7 +242,7 @@ def recommend(
     else:
         strategy = TARGETED
         actions = ["relabel the flagged records"]
-        if error_rate >= 0.08:
+        if error_rate >= TARGETED_BELOW:
             reasons.append("above 8 % but spread evenly: no guideline or person to fix first")
         if people:
             actions.append(f"requalify annotators: {', '.join(str(a['annotator']) for a in people)}")
@@ -234,10 +255,11 @@ def recommend(
         "actions": actions,
         "classes": [c["label"] for c in classes],
         "annotators": [a["annotator"] for a in people],
+        "rare_classes": [c["label"] for c in rare],
     }
 
 
 def _band(rate: float) -> str:
-    if rate < 0.08:
+    if rate < TARGETED_BELOW:
         return " (below 8 %)"
-    return " (8-15 %)" if rate <= 0.15 else " (above 15 %)"
+    return " (8-15 %)" if rate <= FULL_ABOVE else " (above 15 %)"
