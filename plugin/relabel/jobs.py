@@ -225,9 +225,11 @@ class RelabelJobs:
             xml = label_config_of(conn, project_id)
             tag, classes = _single_choice_tag(xml)
             rows = _labelled_work(conn, project_id) if tag else []
+            settings = conn.execute(select(projects.c.settings).where(projects.c.id == project_id)).scalar()
         found: list[Candidate] = []
         if tag and rows:
-            predictions = _latest_scored(self.adapter.list_predictions(project_id))
+            model_version = (settings or {}).get("model_version") or None
+            predictions = _latest_scored(self.adapter.list_predictions(project_id), model_version)
             found = confident_learning_candidates(rows, predictions, tag, classes)
         with self.store.begin() as conn:
             new = queue_candidates(conn, project_id, found)
@@ -283,7 +285,11 @@ def confident_learning_candidates(
     return found
 
 
-def _latest_scored(predictions: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+def _latest_scored(predictions: list[dict[str, Any]], model_version: str | None) -> dict[int, dict[str, Any]]:
+    """Each task's newest scored prediction, of the project's ``model_version`` when it has any (the
+    model Label Studio shows, notes §5; mixing in older models' scores spoils the per-class thresholds)."""
+    if model_version and any(p.get("model_version") == model_version for p in predictions):
+        predictions = [p for p in predictions if p.get("model_version") == model_version]
     latest: dict[int, dict[str, Any]] = {}
     for p in sorted(predictions, key=lambda p: int(p.get("id") or 0)):
         if p.get("score") is not None and p.get("task") is not None:

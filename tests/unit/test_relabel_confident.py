@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from plugin.relabel.confident import find_label_suspects, prediction_probabilities
-from plugin.relabel.jobs import confident_learning_candidates
+from plugin.relabel.jobs import _latest_scored, confident_learning_candidates
 
 CLASSES = ["cat", "dog", "bird", "fish", "frog"]
 
@@ -62,3 +62,13 @@ def test_prediction_probabilities_spread_the_rest_uniformly():
 def test_find_label_suspects_with_one_class_used_flags_nothing():
     assert find_label_suspects([0, 0, 0], np.tile([0.1, 0.9], (3, 1))) == []
     assert find_label_suspects([], np.empty((0, 2))) == []
+
+
+def test_scan_reads_the_projects_model_version_when_predictions_carry_it():
+    def prediction(pid, task, version):
+        return {"id": pid, "task": task, "model_version": version, "score": 0.9, "result": choice("dog")}
+
+    mixed = [prediction(1, 7, "v3"), prediction(2, 7, "v2"), prediction(3, 8, "v2")]
+    assert {t: p["id"] for t, p in _latest_scored(mixed, "v3").items()} == {7: 1}
+    assert {t: p["id"] for t, p in _latest_scored(mixed, "v9").items()} == {7: 2, 8: 3}  # none of it: all
+    assert {t: p["id"] for t, p in _latest_scored(mixed, None).items()} == {7: 2, 8: 3}
