@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import pytest
 from lsharness import Annotator, LabelStudioServer
+from relabelsim import noisy_labels
 from servicefixtures import ServiceProcess
 from sqlalchemy import select
+from test_relabel_e2e import lsqa
 
-from plugin.cli import main
 from plugin.store import Store
 from plugin.store.schema import metadata
 from plugin.store.schema_relabel import relabel_items
@@ -42,53 +43,29 @@ def choice(value: str) -> list[dict[str, Any]]:
     return [{"from_name": "animal", "to_name": "text", "type": "choices", "value": {"choices": [value]}}]
 
 
+def prediction(model_version: str, score: float, label: int) -> dict[str, Any]:
+    return {"model_version": model_version, "score": float(score), "result": choice(CLASSES[label])}
+
+
 def simulated_tasks(annotator_id: int, seed: int = 5) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """The import body and which tasks' labels were flipped. The model is right ``MODEL_ACCURACY``
-    of the time and less confident when wrong (as a trained classifier is)."""
+    """The import body and which tasks' labels were flipped (``relabelsim.noisy_labels``), plus an
+    older model's confident guesses on some tasks."""
     rng = np.random.default_rng(seed)
-    k = len(CLASSES)
-    truth = rng.integers(0, k, N)
-    right = rng.random(N) < MODEL_ACCURACY
-    predicted = np.where(right, truth, (truth + rng.integers(1, k, N)) % k)
-    score = np.where(right, rng.uniform(0.6, 0.99, N), rng.uniform(0.3, 0.7, N))
-    flipped = rng.random(N) < FLIP
-    given = np.where(flipped, (truth + rng.integers(1, k, N)) % k, truth)
+    given, predicted, score, flipped = noisy_labels(rng, N, len(CLASSES), FLIP, MODEL_ACCURACY)
     old = rng.random(N) < OLD_SHARE  # the old model: a confident guess, stored after the current one
-    old_guess, old_score = rng.integers(0, k, N), rng.uniform(0.9, 0.99, N)
+    old_guess, old_score = rng.integers(0, len(CLASSES), N), rng.uniform(0.9, 0.99, N)
     body = [
         {
             "data": {"text": f"record {i}"},
             "annotations": [
                 {"result": choice(CLASSES[given[i]]), "completed_by": annotator_id, "ground_truth": False}
             ],
-            "predictions": [
-                {
-                    "model_version": MODEL_VERSION,
-                    "score": float(score[i]),
-                    "result": choice(CLASSES[predicted[i]]),
-                },
-                *(
-                    [
-                        {
-                            "model_version": OLD_VERSION,
-                            "score": float(old_score[i]),
-                            "result": choice(CLASSES[old_guess[i]]),
-                        }
-                    ]
-                    if old[i]
-                    else []
-                ),
-            ],
+            "predictions": [prediction(MODEL_VERSION, score[i], predicted[i])]
+            + ([prediction(OLD_VERSION, old_score[i], old_guess[i])] if old[i] else []),
         }
         for i in range(N)
     ]
     return body, flipped
-
-
-def lsqa(capsys: pytest.CaptureFixture[str], config: Any, *args: str) -> str:
-    capsys.readouterr()
-    assert main(["--config", str(config), *args]) == 0
-    return capsys.readouterr().out
 
 
 def test_confident_learning_scan_finds_flipped_labels_on_real_label_studio(
@@ -110,13 +87,13 @@ def test_confident_learning_scan_finds_flipped_labels_on_real_label_studio(
     flipped_tasks = {task_ids[i] for i in np.flatnonzero(flipped)}
 
     # The service's configuration, without running it: the commands below do the work in-process.
-    config = ServiceProcess(
+    service = ServiceProcess(
         tmp_path, sqlite_url, label_studio_url=ls_server.url, api_key=ls_server.admin_pat
-    ).config
-    synced = lsqa(capsys, config, "sync", "--project", str(project_id))
+    )
+    synced = lsqa(capsys, service, "sync", "--project", str(project_id))
     synced_at = time.monotonic()
     assert f"added {N} tasks and {N} annotations" in synced, synced
-    pushed = lsqa(capsys, config, "relabel", "push", "--project", str(project_id))
+    pushed = lsqa(capsys, service, "relabel", "push", "--project", str(project_id))
     finished = time.monotonic()
 
     store = Store(sqlite_url)

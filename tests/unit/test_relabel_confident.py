@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from relabelsim import noisy_labels
 
 from plugin.relabel.confident import find_label_suspects, prediction_probabilities
 from plugin.relabel.jobs import _latest_scored, confident_learning_candidates
@@ -14,16 +15,10 @@ def choice(value):
 
 
 def synthetic_project(seed, n=2000, flip=0.08, model_accuracy=0.9):
-    """n tasks, one annotation each; ``flip`` of the labels changed; a model right ``model_accuracy``
-    of the time, more confident when right (as a trained classifier is)."""
-    rng = np.random.default_rng(seed)
-    k = len(CLASSES)
-    truth = rng.integers(0, k, n)
-    right = rng.random(n) < model_accuracy
-    predicted = np.where(right, truth, (truth + rng.integers(1, k, n)) % k)
-    score = np.where(right, rng.uniform(0.6, 0.99, n), rng.uniform(0.3, 0.7, n))
-    flipped = rng.random(n) < flip
-    given = np.where(flipped, (truth + rng.integers(1, k, n)) % k, truth)
+    """n tasks, one annotation each, as ``relabelsim.noisy_labels`` makes them."""
+    given, predicted, score, flipped = noisy_labels(
+        np.random.default_rng(seed), n, len(CLASSES), flip, model_accuracy
+    )
     rows = [
         {"id": 10_000 + t, "task_id": t, "annotator_id": 1 + t % 7, "result": choice(CLASSES[given[t]])}
         for t in range(n)
