@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -22,6 +23,8 @@ from plugin.relabel.queue import item_as_json, items_of, queue_candidates, relab
 from plugin.settings import Settings
 from plugin.store import Store
 from plugin.store.schema import jobs, projects
+
+WORKER_WAIT_SECONDS = 120.0  # how long `push` waits for a job the service's worker took first
 
 StoreFactory = Callable[[Settings], AbstractContextManager[Store]]
 Handler = Callable[[Settings, argparse.Namespace, StoreFactory], int]
@@ -101,8 +104,10 @@ def _run_claimed(store: Store, handlers: dict[str, Callable[[Job], None]], keys:
                 .values(run_after=now + RUNNING_LEASE)
                 .returning(jobs.c.id, jobs.c.kind, jobs.c.project_id, jobs.c.payload, jobs.c.attempts)
             ).first()
-        if claimed is None:
-            continue  # already done, or the worker has it
+        if claimed is None:  # the service's worker took it first: report once it has run it
+            if not _wait_for_worker(store, key):
+                notes.append(f"{key.split(':')[0]} is still running in the service's worker")
+            continue
         job = Job(*claimed)
         try:
             handlers[job.kind](job)
@@ -111,6 +116,21 @@ def _run_claimed(store: Store, handlers: dict[str, Callable[[Job], None]], keys:
                 postpone_job(conn, job, str(exc))
             notes.append(f"{job.kind} postponed, the worker retries it: {exc}")
     return "; ".join(notes)
+
+
+def _wait_for_worker(store: Store, key: str, timeout: float = WORKER_WAIT_SECONDS) -> bool:
+    """Wait until the worker has run (or postponed) the job ``key``; False if it is still at it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with store.read() as conn:
+            row = conn.execute(
+                select(jobs.c.status, jobs.c.last_error).where(jobs.c.dedupe_key == key)
+            ).first()
+        if row is None or row.status != JOB_PENDING or row.last_error is not None:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
 
 
 def _list(settings: Settings, args: argparse.Namespace, store_factory: StoreFactory) -> int:
