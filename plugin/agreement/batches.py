@@ -7,6 +7,7 @@ sampled tasks' overlap) are enqueued as jobs.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Select, delete, func, select, update
 
@@ -155,26 +156,32 @@ def close_batch(conn: Connection, batch_id: int, policy: BatchPolicy) -> int:
     return batch_id
 
 
-def double_rated(batch_id: int, service_user_id: int | None) -> Select[tuple[int]]:
-    """The batch's sampled tasks with finished annotations by two different people (not us)."""
+def sample_ratings(batch_id: int, service_user_id: int | None, *columns: Any) -> Select[Any]:
+    """``columns`` of the finished annotations on the batch's sampled tasks that count as ratings:
+    not deleted, cancelled or skipped, by a person (not our service account), and not a reviewer's
+    written-back correction."""
     sampled = select(agreement_tasks.c.task_id).where(
         agreement_tasks.c.batch_id == batch_id, agreement_tasks.c.sampled.is_(True)
     )
-    query = (
-        select(annotations.c.task_id)
-        .where(
-            annotations.c.task_id.in_(sampled),
-            annotations.c.deleted.is_(False),
-            annotations.c.was_cancelled.is_(False),
-            annotations.c.annotator_id.is_not(None),
-            not_written_back(),  # a reviewer's correction is no second rating
-        )
-        .group_by(annotations.c.task_id)
-        .having(func.count(func.distinct(annotations.c.annotator_id)) >= 2)
+    query = select(*columns).where(
+        annotations.c.task_id.in_(sampled),
+        annotations.c.deleted.is_(False),
+        annotations.c.was_cancelled.is_(False),
+        annotations.c.annotator_id.is_not(None),
+        not_written_back(),  # a reviewer's correction is no second rating
     )
     if service_user_id is not None:
         query = query.where(annotations.c.annotator_id != service_user_id)
     return query
+
+
+def double_rated(batch_id: int, service_user_id: int | None) -> Select[tuple[int]]:
+    """The batch's sampled tasks with finished annotations by two different people (not us)."""
+    return (
+        sample_ratings(batch_id, service_user_id, annotations.c.task_id)
+        .group_by(annotations.c.task_id)
+        .having(func.count(func.distinct(annotations.c.annotator_id)) >= 2)
+    )
 
 
 def refresh_progress(conn: Connection, task_ids: Iterable[int]) -> list[int]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from plugin.agreement.batches import sample_ratings
 from plugin.agreement.figures import PairedLabels, agreement_figures
 from plugin.agreement.items import TaskPair, mean_pairwise_f1, pair_of, paired_labels
 from plugin.alerts import Alert
@@ -20,10 +21,9 @@ from plugin.gold.ledger import label_config_of
 from plugin.gold.review import raise_alert
 from plugin.jobs import finish_job
 from plugin.labelconfig import LabelConfig, parse_label_config
-from plugin.relabel.guards import not_written_back
 from plugin.store import Store
 from plugin.store.schema import annotations, users
-from plugin.store.schema_agreement import agreement_batches, agreement_tasks
+from plugin.store.schema_agreement import agreement_batches
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +42,10 @@ def sample_pairs(conn: Connection, batch: dict[str, Any]) -> list[TaskPair]:
 
 def _pairs_with_ids(conn: Connection, batch: dict[str, Any]) -> list[tuple[TaskPair, dict[int, int]]]:
     """Each pair with the ids of the annotations compared (annotator -> their latest annotation)."""
-    sampled = select(agreement_tasks.c.task_id).where(
-        agreement_tasks.c.batch_id == batch["id"], agreement_tasks.c.sampled.is_(True)
+    columns = (annotations.c.task_id, annotations.c.annotator_id, annotations.c.result, annotations.c.id)
+    query = sample_ratings(batch["id"], batch["service_user_id"], *columns).order_by(
+        annotations.c.task_id, annotations.c.id
     )
-    query = (
-        select(annotations.c.task_id, annotations.c.annotator_id, annotations.c.result, annotations.c.id)
-        .where(
-            annotations.c.task_id.in_(sampled),
-            annotations.c.deleted.is_(False),
-            annotations.c.was_cancelled.is_(False),
-            annotations.c.annotator_id.is_not(None),
-            not_written_back(),  # a reviewer's correction is no second rating
-        )
-        .order_by(annotations.c.task_id, annotations.c.id)
-    )
-    if batch["service_user_id"] is not None:
-        query = query.where(annotations.c.annotator_id != batch["service_user_id"])
     by_task: dict[int, list[tuple[int, Any]]] = {}
     ids: dict[int, dict[int, int]] = {}
     for task_id, annotator_id, result, annotation_id in conn.execute(query):
