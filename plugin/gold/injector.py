@@ -34,7 +34,7 @@ from plugin.gold.ledger import (
     update_copy,
 )
 from plugin.gold.review import raise_alert
-from plugin.jobs import DONE, Job, RetryLater, finish_job
+from plugin.jobs import DONE, Job, finish_job, retry_when_unreachable
 from plugin.store import Store
 from plugin.store.domain import delete_tasks, sync_seq
 from plugin.store.inbox import max_event_id
@@ -77,23 +77,11 @@ class GoldInjector:
 
     def handlers(self) -> dict[str, Callable[[Job], None]]:
         return {
-            "create_copy": self._retrying(self._create_copy),
-            "delete_copy": self._retrying(self._delete_copy),
-            "repair_project": self._retrying(self._repair_project),
-            "pause_annotator": self._retrying(self._pause_annotator),
+            "create_copy": retry_when_unreachable(self._create_copy),
+            "delete_copy": retry_when_unreachable(self._delete_copy),
+            "repair_project": retry_when_unreachable(self._repair_project),
+            "pause_annotator": retry_when_unreachable(self._pause_annotator),
         }
-
-    @staticmethod
-    def _retrying(run: Callable[[Job], None]) -> Callable[[Job], None]:
-        def handler(job: Job) -> None:
-            from plugin.labelstudio import LabelStudioError
-
-            try:
-                run(job)
-            except LabelStudioError as exc:
-                raise RetryLater(str(exc)) from exc
-
-        return handler
 
     # -- create ----------------------------------------------------------------------------------------------
 
