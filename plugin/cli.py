@@ -153,10 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not getattr(args, "needs_settings", True):  # offline commands (lsqa audit) read files only
-        return args.func(None, args)
-    if getattr(args, "standalone", False):  # `lsqa demo` writes its own settings
-        return int(args.func(args))
+    if not getattr(args, "needs_settings", True):  # `lsqa audit` reads files; `lsqa demo` writes its own
+        return int(args.func(None, args))
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

@@ -39,10 +39,10 @@ def add_commands(subparsers: Any) -> None:
     demo.add_argument(
         "--report-every", type=float, default=15.0, help="seconds between progress lines (default 15)"
     )
-    demo.set_defaults(func=cmd_demo, standalone=True)
+    demo.set_defaults(func=cmd_demo, needs_settings=False)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def cmd_demo(_settings: None, args: argparse.Namespace) -> int:
     from plugin.demo.run import DemoError, DemoOptions, run_demo
     from plugin.logs import configure_logging
 
