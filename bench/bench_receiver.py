@@ -1,14 +1,19 @@
-"""Receiver benchmark: acknowledgement throughput and latency against a same-run baseline.
+"""Receiver benchmark: acknowledgement throughput and latency against same-run baselines.
 
     .venv/bin/python bench/bench_receiver.py [--duration 10] [--rounds 3]
 
-Needs `wrk` (Debian: apt-get install wrk). Starts, in turn, the baseline (bench/baseline_app.py:
-Flask + one SQLite INSERT per request) and the real service (`lsqa serve`: gunicorn gthread plus the
-worker), both with the same gunicorn settings, and loads each with real ANNOTATION_CREATED bodies at
-concurrency 16 and 64, alternating rounds because these machines are noisy, and reports the ratio
-of each pair of rounds. Also reports the CPU time the gunicorn processes spent per request, which
-varies much less than throughput when other work shares the machine. Then times the
-acknowledgement of a 5,000-task TASKS_CREATED body. Prints a table and writes bench/results/receiver.json.
+Needs `wrk` (Debian: apt-get install wrk). Starts, in turn, three servers and loads each with real
+ANNOTATION_CREATED bodies at concurrency 16 and 64, alternating rounds because these machines are
+noisy, and reports the ratio of each round to the baseline's round next to it:
+- baseline: bench/baseline_app.py (Flask + one SQLite INSERT per request), served the same way as
+  the service (gunicorn gthread, the service's default processes and threads);
+- reference: the same app on gunicorn's sync workers x 2, the configuration of the reference
+  figures in shared/PERFORMANCE.md (where the issue's absolute goals come from);
+- lsqa: the real service (`lsqa serve`: gunicorn plus the worker, which processes events meanwhile).
+Also reports the CPU time the gunicorn processes spent per request, which varies much less than
+throughput when other work shares the machine. Then times the acknowledgement of a 5,000-task
+TASKS_CREATED body, and how fast the worker works off the backlog a load left behind.
+Prints a table and writes bench/results/receiver.json.
 """
 
 from __future__ import annotations
@@ -36,7 +41,10 @@ SECRET = "bench-secret-0123456789"
 sys.path.insert(0, str(ROOT))
 
 from plugin.serve import gunicorn_command  # noqa: E402
-from plugin.settings import load_settings  # noqa: E402
+from plugin.settings import SETTINGS, load_settings  # noqa: E402
+
+DEFAULTS = {s.key: s.default for s in SETTINGS}
+KINDS = ("baseline", "reference", "lsqa")
 
 
 def free_port() -> int:
@@ -116,10 +124,17 @@ class Service:
     """One server under test, started in its own process group."""
 
     def __init__(
-        self, kind: str, workdir: Path, *, synchronous: str = "FULL", worker: bool = True, threads: int = 16
+        self,
+        kind: str,
+        workdir: Path,
+        *,
+        synchronous: str = "FULL",
+        worker: bool = True,
+        threads: int = DEFAULTS["server.threads"],
+        workers: int = DEFAULTS["server.workers"],
     ) -> None:
         self.kind, self.workdir, self.port = kind, workdir, free_port()
-        self.synchronous, self.worker, self.threads = synchronous, worker, threads
+        self.synchronous, self.worker, self.threads, self.workers = synchronous, worker, threads, workers
         self.url = f"http://127.0.0.1:{self.port}/webhooks/label-studio"
 
     def __enter__(self) -> Service:
@@ -129,7 +144,7 @@ class Service:
             f"label_studio:\n  url: http://127.0.0.1:1\n  api_key: unused\n"
             f"webhook:\n  secret: {SECRET}\n"
             f"database:\n  url: sqlite:///{db}\n  sqlite_synchronous: {self.synchronous}\n"
-            f"server:\n  port: {self.port}\n  threads: {self.threads}\n"
+            f"server:\n  port: {self.port}\n  threads: {self.threads}\n  workers: {self.workers}\n"
             f"worker:\n  sync_interval: 0\n  enabled: {str(self.worker).lower()}\n"
             f"logging:\n  level: WARNING\n"
         )
@@ -139,6 +154,9 @@ class Service:
         if self.kind == "baseline":
             command = gunicorn_command(load_settings(config, env={}))
             command[-1] = "bench.baseline_app:app"
+        elif self.kind == "reference":
+            command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{self.port}"]
+            command += ["--log-level", "warning", "bench.baseline_app:app"]
         else:
             command = [sys.executable, "-m", "plugin.cli", "--config", str(config), "serve"]
         self.proc = subprocess.Popen(
@@ -233,24 +251,40 @@ def time_big_body(url: str, repeats: int = 7) -> dict:
     return {"bytes": len(template), "median_ms": statistics.median(times), "max_ms": max(times)}
 
 
+def drain_rate(service: Service, template: Path, seconds: int) -> dict:
+    """Load the service for ``seconds``, then time how long its worker takes to process what is left."""
+    run_wrk(service.url, 16, seconds, template)
+    health = service.url.replace("/webhooks/label-studio", "/healthz")
+    start = time.perf_counter()
+    left = requests.get(health, timeout=10).json()["inbox_pending"]
+    pending = left
+    while pending:
+        time.sleep(0.5)
+        pending = requests.get(health, timeout=10).json()["inbox_pending"]
+    elapsed = time.perf_counter() - start
+    return {"backlog": left, "seconds": elapsed, "events_per_s": left / elapsed if left else None}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--synchronous", default="FULL", help="SQLite synchronous mode for both servers")
+    parser.add_argument("--synchronous", default="FULL", help="SQLite synchronous mode for all servers")
     parser.add_argument("--no-worker", action="store_true", help="measure the receiver alone")
-    parser.add_argument("--threads", type=int, default=16, help="gunicorn threads for both servers")
+    parser.add_argument("--threads", type=int, default=DEFAULTS["server.threads"], help="gunicorn threads")
+    parser.add_argument("--workers", type=int, default=DEFAULTS["server.workers"], help="gunicorn processes")
+    parser.add_argument("--connections", type=int, nargs="+", default=[16, 64])
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 2
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"settings": vars(args)}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        for connections in (16, 64):
-            runs: dict[str, list[dict]] = {"baseline": [], "lsqa": []}
+        for connections in args.connections:
+            runs: dict[str, list[dict]] = {kind: [] for kind in KINDS}
             for round_no in range(args.rounds):
-                for kind in ("baseline", "lsqa"):
+                for kind in KINDS:
                     template = workdir / "body.json"
                     wrk_template(template, f"{kind}-{connections}-{round_no}")
                     with Service(
@@ -259,6 +293,7 @@ def main() -> int:
                         synchronous=args.synchronous,
                         worker=not args.no_worker,
                         threads=args.threads,
+                        workers=args.workers,
                     ) as service:
                         run_wrk(service.url, connections, 2, template)  # warm-up
                         cpu = service.server_cpu_seconds()
@@ -269,31 +304,50 @@ def main() -> int:
             for kind, rs in runs.items():
                 results[f"{kind}_c{connections}"] = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
             # Rounds ran back to back, so each round's ratio compares like with like.
-            results[f"ratio_c{connections}"] = statistics.median(
-                ours["rps"] / base["rps"] for ours, base in zip(runs["lsqa"], runs["baseline"], strict=True)
-            )
+            for other in ("baseline", "reference"):
+                results[f"ratio_{other}_c{connections}"] = statistics.median(
+                    ours["rps"] / base["rps"] for ours, base in zip(runs["lsqa"], runs[other], strict=True)
+                )
             results[f"rounds_c{connections}"] = runs
         with Service("lsqa", workdir, synchronous=args.synchronous) as service:
             results["tasks_created_5000"] = time_big_body(service.url)
+            if not args.no_worker:
+                template = workdir / "body.json"
+                wrk_template(template, "drain")
+                results["worker_drain"] = drain_rate(service, template, 5)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "receiver.json").write_text(json.dumps(results, indent=2))
-    print(f"{'run':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'CPU ms/req':>12}{'ratio':>8}")
-    for connections in (16, 64):
-        for kind in ("baseline", "lsqa"):
+    print(
+        f"{'run':<15}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'CPU ms/req':>12}"
+        f"{'vs baseline':>13}{'vs reference':>14}"
+    )
+    for connections in args.connections:
+        for kind in KINDS:
             r = results[f"{kind}_c{connections}"]
-            label = f"{kind} c{connections}"
-            ratio = f"{results[f'ratio_c{connections}']:>8.2f}" if kind == "lsqa" else ""
+            ratios = ""
+            if kind == "lsqa":
+                ratios = "".join(
+                    f"{results[f'ratio_{other}_c{connections}']:>{width}.2f}"
+                    for other, width in (("baseline", 13), ("reference", 14))
+                )
             print(
-                f"{label:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}"
-                f"{r['non_2xx']:>9.0f}{r['cpu_ms_per_request']:>12.2f}{ratio}"
+                f"{kind + f' c{connections}':<15}{r['rps']:>9.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+                f"{r['non_2xx']:>9.0f}{r['cpu_ms_per_request']:>12.2f}{ratios}"
             )
-    print("(medians over rounds; ratio: median of the per-round req/s ratios, lsqa / baseline)")
+    print("(medians over rounds; ratios: median of the per-round req/s ratios)")
     big = results["tasks_created_5000"]
     print(
         f"TASKS_CREATED 5,000 tasks ({big['bytes'] / 1e6:.1f} MB): "
         f"median {big['median_ms']:.0f} ms, max {big['max_ms']:.0f} ms"
     )
+    if "worker_drain" in results:
+        drain = results["worker_drain"]
+        rate = f"{drain['events_per_s']:.0f} events/s" if drain["events_per_s"] else "nothing left"
+        print(
+            f"worker: {drain['backlog']} events left after a 5 s load at c16, "
+            f"processed in {drain['seconds']:.1f} s ({rate})"
+        )
     return 0
 
 

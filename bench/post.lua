@@ -3,8 +3,8 @@
 local template = io.open(os.getenv("BENCH_BODY"), "r"):read("*a")
 local secret = os.getenv("BENCH_SECRET")
 local counter = 0
-local thread_id = 0
 local next_thread = 0
+-- thread_id is a global that setup() sets in each thread's own Lua state (a local would shadow it)
 
 function setup(thread)
   next_thread = next_thread + 1

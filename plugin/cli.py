@@ -32,12 +32,11 @@ log = logging.getLogger("lsqa")
 
 
 @contextmanager
-def _store(settings: Settings, *, derived_only: bool = False) -> Iterator[Store]:
+def _store(settings: Settings) -> Iterator[Store]:
     """The migrated store, closed again when the command is done."""
-    # The worker writes only what it derives from the inbox, in the same transaction that marks
-    # the event done; if a power cut loses such a commit, the event is simply processed again.
-    synchronous = "NORMAL" if derived_only else settings["database.sqlite_synchronous"]
-    store = Store(settings["database.url"], sqlite_synchronous=synchronous)
+    # The worker's commits to the database stay at the configured durability too: on SQLite an
+    # event is marked done in the inbox file only after its effects' commit, which must outlast it.
+    store = Store(settings["database.url"], sqlite_synchronous=settings["database.sqlite_synchronous"])
     try:
         store.migrate()
         yield store
@@ -74,7 +73,7 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     log.info("worker started")
-    with _store(settings, derived_only=True) as store:
+    with _store(settings) as store:
         record_settings_change(store, settings)
         Worker(store, settings).run(stop)
     return 0
@@ -109,8 +108,8 @@ def cmd_connect(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     from plugin.status import format_status, project_status
 
-    with _store(settings) as store, store.read() as conn:
-        status = project_status(conn, args.project)
+    with _store(settings) as store, store.read() as conn, store.inbox_read() as inbox_conn:
+        status = project_status(conn, inbox_conn, args.project)
     print(json.dumps(status, indent=2) if args.json else format_status(status))
     return 0
 

@@ -9,7 +9,9 @@ from plugin.store.inbox import backlog
 from plugin.store.schema import annotations, gold_copies, inbox, projects, tasks
 
 
-def project_status(conn: Connection, project_id: int) -> dict[str, Any]:
+def project_status(conn: Connection, inbox_conn: Connection, project_id: int) -> dict[str, Any]:
+    """``conn`` reads the database, ``inbox_conn`` the inbox (the same connection unless the inbox
+    has a file of its own)."""
     project = conn.execute(select(projects).where(projects.c.id == project_id)).mappings().first()
     # Our hidden gold copies and the helper skips on them are not anybody's work.
     copies = select(gold_copies.c.task_id).where(
@@ -37,7 +39,7 @@ def project_status(conn: Connection, project_id: int) -> dict[str, Any]:
     n_annotators = conn.execute(
         select(func.count(func.distinct(annotations.c.annotator_id))).where(submitted)
     ).scalar_one()
-    last_event = conn.execute(
+    last_event = inbox_conn.execute(
         select(func.max(inbox.c.received_at)).where(inbox.c.project_id == project_id)
     ).scalar_one()
     return {
@@ -51,7 +53,7 @@ def project_status(conn: Connection, project_id: int) -> dict[str, Any]:
         "annotators": n_annotators,
         "last_event_at": _iso(last_event),
         "last_synced_at": _iso(project["last_synced_at"]) if project else None,
-        "inbox": backlog(conn),
+        "inbox": backlog(inbox_conn),
     }
 
 

@@ -51,7 +51,7 @@ def fetch_project_changes(adapter: LabelStudioAdapter, project_id: int) -> Chang
 def sync_project(store: Store, adapter: LabelStudioAdapter, project_id: int) -> SyncReport:
     # Everything already in the inbox happened before this read of Label Studio, so the
     # snapshot outranks it; events that arrive from now on outrank the snapshot.
-    with store.read() as conn:
+    with store.inbox_read() as conn:
         seq = sync_seq(max_event_id(conn))
     changes = fetch_project_changes(adapter, project_id)
     people = adapter.list_users()

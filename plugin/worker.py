@@ -29,7 +29,15 @@ from plugin.relabel import engine as relabel_engine
 from plugin.settings import Settings, alert_settings, review_settings
 from plugin.store import Store, StoreError
 from plugin.store.domain import apply_batch, event_seq
-from plugin.store.inbox import ClaimedEvent, claim_pending, mark_done, peek_pending, record_failure
+from plugin.store.inbox import (
+    ClaimedEvent,
+    claim_pending,
+    mark_done,
+    mark_processed,
+    peek_pending,
+    processed_among,
+    record_failure,
+)
 from plugin.store.schema import alerts, projects
 
 if TYPE_CHECKING:
@@ -82,14 +90,14 @@ class Worker:
     def process_batch(self) -> int:
         """Process up to ``worker.batch_size`` pending events; returns how many were processed."""
         limit = self.settings["worker.batch_size"]
-        if self.store.dialect != "sqlite":
+        if not self.store.split_inbox:  # PostgreSQL: claim, apply and mark done in one transaction
             with self.store.begin() as conn:
                 claimed = claim_pending(conn, limit)
-                self._apply(conn, claimed, self._parse(claimed))
+                self._settle(conn, *self._apply(conn, claimed, self._parse(claimed)))
             return len(claimed)
-        # SQLite has a single write lock, which the receiver needs for every acknowledgement:
-        # parse outside it, write big events in pieces, and hold it only briefly each time.
-        with self.store.read() as conn:
+        # SQLite, inbox in its own file: read events there, parse them outside any lock, apply them
+        # to the database (noting them in processed_events), and only then mark them done.
+        with self.store.inbox_read() as conn:
             pending = peek_pending(conn, limit)
         parsed = self._parse(pending)
         whole = dict(parsed)  # reactions (gold, audit trail, ...) see each event whole, not its last piece
@@ -99,14 +107,19 @@ class Worker:
                 for piece in head:  # idempotent, so a crash between pieces only means redoing them
                     with self.store.begin() as conn:
                         apply_batch(conn, [(event_seq(event_id), piece)])
-        # Short transactions: every acknowledgement waits for the write lock while one is open.
-        ids, done = [e.id for e in pending], 0
-        for start in range(0, len(ids), SQLITE_EVENTS_PER_TRANSACTION):
-            chunk = ids[start : start + SQLITE_EVENTS_PER_TRANSACTION]
+        # Short transactions: the API, the jobs and the commands write to the database too.
+        done = 0
+        for start in range(0, len(pending), SQLITE_EVENTS_PER_TRANSACTION):
+            chunk = pending[start : start + SQLITE_EVENTS_PER_TRANSACTION]
             with self.store.begin() as conn:
-                claimed = claim_pending(conn, len(chunk), among=chunk)
-                self._apply(conn, claimed, parsed, whole)
-            done += len(claimed)
+                applied_before = processed_among(conn, [e.id for e in chunk])
+                fresh = [e for e in chunk if e.id not in applied_before]
+                good, failed = self._apply(conn, fresh, parsed, whole)
+                mark_processed(conn, [e.id for e in good])
+            # A crash here leaves them pending in the inbox; processed_events then says they are done.
+            with self.store.inbox_begin() as conn:
+                self._settle(conn, [e for e in chunk if e.id in applied_before] + good, failed)
+            done += len(chunk)
         return done
 
     @staticmethod
@@ -125,8 +138,9 @@ class Worker:
         claimed: list[ClaimedEvent],
         parsed: dict[int, Changes | Exception],
         whole: dict[int, Changes | Exception] | None = None,
-    ) -> None:
-        """Write ``parsed`` (what is left to write of each event) and react to ``whole``."""
+    ) -> tuple[list[ClaimedEvent], list[tuple[ClaimedEvent, Exception]]]:
+        """Write ``parsed`` (what is left to write of each event) and react to ``whole``; returns
+        the events applied and the events that failed, with why."""
         whole = whole or parsed
         good = [e for e in claimed if isinstance(parsed[e.id], Changes)]
         try:
@@ -136,10 +150,16 @@ class Worker:
                     self._react(conn, event, whole[event.id])  # type: ignore[arg-type]
         except REACTION_ERRORS:
             good = self._apply_one_by_one(conn, good, parsed, whole)
-        for event in claimed:
-            if isinstance(parsed[event.id], Exception):
-                self._fail(conn, event, parsed[event.id])  # type: ignore[arg-type]
-        mark_done(conn, [e.id for e in good], self.worker_id)
+        failed = [(e, parsed[e.id]) for e in claimed if isinstance(parsed[e.id], Exception)]
+        return good, failed  # type: ignore[return-value]
+
+    def _settle(
+        self, conn: Connection, done: list[ClaimedEvent], failed: list[tuple[ClaimedEvent, Exception]]
+    ) -> None:
+        """Mark events done or failed in the inbox (``conn`` is an inbox transaction)."""
+        for event, exc in failed:
+            self._fail(conn, event, exc)
+        mark_done(conn, [e.id for e in done], self.worker_id)
 
     def _react(self, conn: Connection, event: ClaimedEvent, changes: Changes) -> None:
         audit_engine.react_to_event(conn, event.action, changes, self.settings, event.id)

@@ -17,19 +17,14 @@ from webhooks.receiver import Receiver
 
 log = logging.getLogger(__name__)
 
-RECEIVER_AUTOCHECKPOINT_PAGES = 10_000
-
 
 def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
     """Build the app; nothing touches the network or the database until a request comes in."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings["webhook.max_body_bytes"]
-    # Acknowledged events are committed with the configured durability. WAL checkpoints (the
-    # expensive, fsync-heavy part) are left to the worker unless the WAL grows past ~40 MB.
+    # Acknowledged events are committed with the configured durability.
     store = store or Store(
-        settings["database.url"],
-        sqlite_synchronous=settings["database.sqlite_synchronous"],
-        sqlite_autocheckpoint=RECEIVER_AUTOCHECKPOINT_PAGES,
+        settings["database.url"], sqlite_synchronous=settings["database.sqlite_synchronous"]
     )
     writer = InboxWriter(store)
     app.extensions["lsqa"] = {"settings": settings, "store": store, "writer": writer}

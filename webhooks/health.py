@@ -17,7 +17,7 @@ def healthz():  # type: ignore[no-untyped-def]
     if problem:
         return jsonify(status="unavailable", store=problem), 503
     try:
-        with store.read() as conn:
+        with store.inbox_read() as conn:
             counts = backlog(conn)
     except SQLAlchemyError:
         return jsonify(status="unavailable", store="schema missing: run lsqa migrate"), 503

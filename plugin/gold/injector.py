@@ -209,13 +209,15 @@ class GoldInjector:
             copy = copy_by_id(conn, job.payload["copy_id"])
         if copy and copy["task_id"] is not None and copy["state"] != "deleted":
             self.adapter.delete_task(copy["task_id"])
+        with self.store.inbox_read() as conn:
+            seq = sync_seq(max_event_id(conn))
         with self.store.begin() as conn:
             if copy:
                 update_copy(conn, copy["id"], state="deleted", deleted_at=datetime.now(UTC))
                 if copy["task_id"] is not None:
                     # What Label Studio's TASKS_DELETED will say too; not waiting for it keeps the
                     # copy's answer out of the annotator's regular work even if that event is lost.
-                    delete_tasks(conn, [copy["task_id"]], sync_seq(max_event_id(conn)))
+                    delete_tasks(conn, [copy["task_id"]], seq)
             finish_job(conn, job.id, DONE)
 
 

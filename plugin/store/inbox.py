@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from plugin.store.dialect import insert_for
-from plugin.store.schema import inbox
+from plugin.store.schema import inbox, processed_events
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 
@@ -102,6 +102,20 @@ def mark_done(conn: Connection, event_ids: list[int], worker_id: str) -> None:
             error=None,
         )
     )
+
+
+def processed_among(conn: Connection, event_ids: list[int]) -> set[int]:
+    """Which of these events the database has already applied (read on the database, not the inbox)."""
+    if not event_ids:
+        return set()
+    query = select(processed_events.c.event_id).where(processed_events.c.event_id.in_(event_ids))
+    return set(conn.execute(query).scalars())
+
+
+def mark_processed(conn: Connection, event_ids: list[int]) -> None:
+    """Record, in the transaction that applied them, that these events' effects are in the database."""
+    if event_ids:
+        conn.execute(insert_for(conn.dialect.name, processed_events), [{"event_id": i} for i in event_ids])
 
 
 def record_failure(conn: Connection, event_id: int, error: str, max_attempts: int) -> str:

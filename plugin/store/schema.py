@@ -45,6 +45,15 @@ inbox = Table(
     Index("ix_inbox_status_id", "status", "id"),
 )
 
+# The inbox events whose effects the database holds. Written in the transaction that applies an
+# event, so it is exact even when the inbox is another file (SQLite), whose "done" mark can only
+# follow that commit: an event found here is marked done again, never applied twice.
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("event_id", BigInteger, primary_key=True, autoincrement=False),
+)
+
 projects = Table(
     "projects",
     metadata,

@@ -5,6 +5,11 @@ shows up as 100 ms tails under a threaded server (shared/PERFORMANCE.md). Funnel
 through one thread that commits whatever has queued up in a single transaction removes the
 collisions and shares one fsync among many events. A request is acknowledged only after the
 transaction holding its event has committed.
+
+When the inbox is a SQLite file of its own, a second thread checkpoints its write-ahead log about
+once a second while events arrive. A checkpoint copies the log into the file and syncs it; done
+inside a commit (SQLite's automatic checkpoint) it would hold the write lock, and every waiting
+acknowledgement, for tens of milliseconds.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 
 from plugin.store.inbox import InboxEvent, append_events
 from plugin.store.store import Store
@@ -19,6 +25,7 @@ from plugin.store.store import Store
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
+CHECKPOINT_SECONDS = 1.0
 
 
 class Receipt:
@@ -58,6 +65,10 @@ class InboxWriter:
         self._queue: queue.SimpleQueue[Receipt | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._checkpoint_due = threading.Event()
+        self._closing = False
+        self._next_checkpoint = 0.0
+        self.checkpoints = 0  # how many checkpoints the checkpoint thread has run
 
     def submit(self, event: InboxEvent) -> Receipt:
         """Queue an event; its receipt tells, once committed, whether it was new or a duplicate."""
@@ -71,6 +82,8 @@ class InboxWriter:
             self._queue.put(None)
             self._thread.join(timeout=10)
             self._thread = None
+            self._closing = True
+            self._checkpoint_due.set()
 
     def _ensure_started(self) -> None:
         # Started lazily so that a forking WSGI server creates the thread in each worker process.
@@ -79,6 +92,12 @@ class InboxWriter:
                 if self._thread is None:
                     self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
                     self._thread.start()
+                    if self._store.split_inbox:
+                        self._closing = False
+                        checkpointer = threading.Thread(
+                            target=self._checkpoint, name="inbox-checkpoint", daemon=True
+                        )
+                        checkpointer.start()
 
     def _run(self) -> None:
         while True:
@@ -99,7 +118,7 @@ class InboxWriter:
 
     def _commit(self, batch: list[Receipt]) -> None:
         try:
-            with self._store.begin() as conn:
+            with self._store.inbox_begin() as conn:
                 inserted = append_events(conn, [receipt.event for receipt in batch])
         except Exception as exc:  # every waiter must hear about it, whatever it was
             log.error("inbox write failed for %d event(s): %s", len(batch), type(exc).__name__)
@@ -108,3 +127,18 @@ class InboxWriter:
             return
         for receipt, new in zip(batch, inserted, strict=True):
             receipt.resolve(new)
+        if self._store.split_inbox and (now := time.monotonic()) >= self._next_checkpoint:
+            self._next_checkpoint = now + CHECKPOINT_SECONDS
+            self._checkpoint_due.set()
+
+    def _checkpoint(self) -> None:
+        while True:
+            self._checkpoint_due.wait()
+            self._checkpoint_due.clear()
+            if self._closing:
+                return
+            try:
+                self._store.checkpoint_inbox()
+                self.checkpoints += 1
+            except Exception as exc:  # the next one will try again; SQLite checkpoints too if need be
+                log.warning("inbox checkpoint failed: %s", type(exc).__name__)

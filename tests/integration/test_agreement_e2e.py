@@ -84,7 +84,7 @@ def test_a_batch_sample_is_double_annotated_and_its_agreement_measured(
             return sampled if len(rows) == 500 and len(sampled) == 50 else []
 
         sample = wait_for(sample_ready, what="the sample's overlap")
-        with store.read() as conn:
+        with store.inbox_read() as conn:
             assert conn.execute(select(inbox.c.action)).scalars().all() == ["TASKS_CREATED"]
         overlaps = {t["id"]: t["overlap"] for t in adapter.iter_tasks(project_id)}
         assert set(overlaps) == set(task_ids)

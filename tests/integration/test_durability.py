@@ -18,7 +18,7 @@ from plugin.store.schema import annotations, inbox
 def wait_drained(store: Store, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with store.read() as conn:
+        with store.inbox_read() as conn:
             if not conn.execute(select(inbox.c.id).where(inbox.c.status == "pending").limit(1)).first():
                 return
         time.sleep(0.2)
@@ -64,6 +64,7 @@ def test_sigkill_under_load_loses_no_acknowledged_event(store_url, tmp_path):
             stored = (
                 conn.execute(select(annotations.c.id).where(annotations.c.deleted.is_(False))).scalars().all()
             )
+        with store.inbox_read() as conn:
             events = conn.execute(select(inbox.c.status, inbox.c.attempts)).all()
     finally:
         store.dispose()

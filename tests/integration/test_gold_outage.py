@@ -92,7 +92,7 @@ def test_a_copy_due_during_an_outage_is_made_afterwards(
         # The copy's blocker webhooks reach the inbox just before it goes live: let the worker
         # finish them, then every event must have been processed (none failed or parked).
         assert wait_for(lambda: not _pending_events(store), timeout=60), "events left unprocessed"
-        with store.read() as conn:
+        with store.inbox_read() as conn:
             assert conn.execute(select(inbox.c.status)).scalars().all() == ["done"] * len(
                 conn.execute(select(inbox.c.id)).all()
             )
@@ -109,5 +109,5 @@ def _copy_state(store):
 
 
 def _pending_events(store):
-    with store.read() as conn:
+    with store.inbox_read() as conn:
         return conn.execute(select(inbox.c.id).where(inbox.c.status == "pending")).first() is not None

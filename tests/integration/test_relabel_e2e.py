@@ -50,8 +50,8 @@ def lsqa(capsys: pytest.CaptureFixture[str], service: ServiceProcess, *args: str
     return capsys.readouterr().out
 
 
-def count(store: Store, query: Any) -> int:
-    with store.read() as conn:
+def count(store: Store, query: Any, *, inbox: bool = False) -> int:
+    with store.inbox_read() if inbox else store.read() as conn:
         return int(conn.execute(query).scalar_one())
 
 
@@ -126,8 +126,10 @@ def test_flagged_work_is_relabeled_and_written_back_once(
         assert by_user == {flagged.id: choice("neg"), reviewer.id: choice("pos")}  # the original stays
         # The write-back's ANNOTATION_CREATED came back to us (sent while the job's create call ran):
         # it is not the reviewer's regular work, so no gold schedule starts for them.
-        wait_for(lambda: count(store, select(func.count()).where(inbox.c.status != "done")) == 0, "the inbox")
-        assert count(store, select(func.count()).where(inbox.c.action == "ANNOTATION_CREATED")) >= 2
+        unprocessed = select(func.count()).where(inbox.c.status != "done")
+        wait_for(lambda: count(store, unprocessed, inbox=True) == 0, "the inbox")
+        created = select(func.count()).where(inbox.c.action == "ANNOTATION_CREATED")
+        assert count(store, created, inbox=True) >= 2
         assert count(store, select(func.count()).where(annotator_states.c.annotator_id == reviewer.id)) == 0
         assert (
             count(store, select(func.count()).where(jobs.c.dedupe_key.like(f"copy:%:{reviewer.id}:%"))) == 0

@@ -72,7 +72,7 @@ class Service:
 
     def send(self, *bodies):
         events = [InboxEvent(f"k{next(self.keys)}", b["action"], 1, json.dumps(b)) for b in bodies]
-        with self.store.begin() as conn:
+        with self.store.inbox_begin() as conn:
             append_events(conn, events)
         self.worker.drain()
         while run_due_jobs(self.store, self.worker.job_handlers):

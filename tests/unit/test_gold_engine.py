@@ -145,7 +145,7 @@ class Simulation:
     def send(self, body):
         body["annotation"]["created_at"] = self.clock.isoformat()
         self.clock += timedelta(minutes=1)
-        with self.store.begin() as conn:
+        with self.store.inbox_begin() as conn:
             append_events(conn, [InboxEvent(f"k{next(self.keys)}", body["action"], 1, json.dumps(body))])
         self.worker.drain()
         while run_due_jobs(self.store, self.worker.job_handlers):
@@ -279,7 +279,7 @@ def test_turning_off_show_overlap_first_is_repaired_and_reported(store, settings
     sim.fake.get_project = lambda pid: dict(project_state)
     sim.fake.update_project = lambda pid, **fields: project_state.update(fields) or dict(project_state)
     body = {"action": "PROJECT_UPDATED", "project": {"id": 1, "title": "p", "show_overlap_first": False}}
-    with store.begin() as conn:
+    with store.inbox_begin() as conn:
         append_events(conn, [InboxEvent("project-updated", "PROJECT_UPDATED", 1, json.dumps(body))])
     sim.worker.drain()
     run_due_jobs(store, sim.worker.job_handlers)

@@ -59,7 +59,7 @@ def post_streamed(client, data: bytes, *, chunked: bool):
 
 
 def inbox_rows(store):
-    with store.read() as conn:
+    with store.inbox_read() as conn:
         return conn.execute(select(inbox.c.action, inbox.c.body, inbox.c.status)).all()
 
 
@@ -178,7 +178,7 @@ def test_receive_is_503_not_500_when_the_store_is_down(settings):
 def test_inbox_counts(store, client):
     for name in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "TASKS_CREATED"):
         post(client, payload(name))
-    with store.read() as conn:
+    with store.inbox_read() as conn:
         assert conn.execute(select(func.count()).select_from(inbox)).scalar_one() == 3
 
 

@@ -101,7 +101,7 @@ class Harness:
 
     def send(self, *bodies):
         events = [InboxEvent(f"k{next(self.keys)}", b["action"], 1, json.dumps(b)) for b in bodies]
-        with self.store.begin() as conn:
+        with self.store.inbox_begin() as conn:
             append_events(conn, events)
         self.worker.drain()
 

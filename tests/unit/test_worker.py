@@ -33,7 +33,7 @@ def enqueue(store, bodies):
         InboxEvent(f"key-{i}-{hash(json.dumps(b, sort_keys=True))}", b["action"], 1, json.dumps(b))
         for i, b in enumerate(bodies)
     ]
-    with store.begin() as conn:
+    with store.inbox_begin() as conn:
         return append_events(conn, events)
 
 
@@ -67,7 +67,7 @@ def test_worker_turns_events_into_records(store, settings):
     assert Worker(store, settings).drain() == 3
     assert live_annotations(store) == [(1, 10, 2, "neg"), (2, 11, 3, "pos")]
     assert live_task_ids(store) == [10, 11]
-    with store.read() as conn:
+    with store.inbox_read() as conn:
         assert set(conn.execute(select(inbox.c.status, inbox.c.attempts)).all()) == {("done", 1)}
 
 
@@ -98,7 +98,7 @@ def test_replaying_any_event_changes_nothing(store, settings):
     enqueue(store, bodies)
     Worker(store, settings).drain()
     before = (live_annotations(store), live_task_ids(store))
-    with store.read() as conn:
+    with store.inbox_read() as conn:
         events = conn.execute(select(inbox.c.id, inbox.c.body).order_by(inbox.c.id)).all()
     for order in (events, list(reversed(events))):
         for event_id, body in order:
@@ -123,7 +123,7 @@ def test_a_bad_event_is_parked_without_blocking_others(store, settings):
     for _ in range(settings["worker.max_attempts"]):
         worker.process_batch()
     assert live_annotations(store) == [(2, 11, 3, "pos")]
-    with store.read() as conn:
+    with store.inbox_read() as conn:
         rows = dict(conn.execute(select(inbox.c.status, inbox.c.error).order_by(inbox.c.id)).all())
     assert set(rows) == {"failed", "done"}
     assert "result is not a list" in rows["failed"]
@@ -152,7 +152,7 @@ def test_several_workers_on_postgresql_never_process_an_event_twice(fresh_pg_url
         t.start()
     for t in threads:
         t.join()
-    with store.read() as conn:
+    with store.inbox_read() as conn:
         rows = conn.execute(select(inbox.c.status, inbox.c.attempts, inbox.c.processed_by)).all()
     assert len(rows) == 1200
     assert {(s, a) for s, a, _ in rows} == {("done", 1)}
@@ -168,7 +168,7 @@ def test_reclaiming_after_a_crash_mid_batch_loses_nothing(store, settings):
         pass
 
     worker = Worker(store, settings)
-    with pytest.raises(Crash), store.begin() as conn:
+    with pytest.raises(Crash), store.inbox_begin() as conn:
         conn.execute(update(inbox).values(status="done"))
         raise Crash  # the transaction never commits, as if the process died
     assert worker.drain() == 5

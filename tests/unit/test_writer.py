@@ -26,7 +26,7 @@ def test_writer_reports_new_and_duplicate_events(writer, store):
     receipts = [writer.submit(event(k)) for k in ("a", "b", "a")]
     assert [r.result(timeout=10) for r in receipts] == [True, True, False]
     assert writer.submit(event("b")).result(timeout=10) is False
-    with store.read() as conn:
+    with store.inbox_read() as conn:
         assert conn.execute(select(func.count()).select_from(inbox)).scalar_one() == 2
 
 
@@ -42,7 +42,7 @@ def test_writer_answers_many_concurrent_submitters(writer, store):
     for t in threads:
         t.join()
     assert sum(outcomes.values()) == 40  # each key stored once, whichever submitter came first
-    with store.read() as conn:
+    with store.inbox_read() as conn:
         assert conn.execute(select(func.count()).select_from(inbox)).scalar_one() == 40
 
 
