@@ -108,7 +108,8 @@ class Worker:
                     with self.store.begin() as conn:
                         apply_batch(conn, [(event_seq(event_id), piece)])
         # Short transactions: the API, the jobs and the commands write to the database too.
-        done = 0
+        settled: list[ClaimedEvent] = []
+        failures: list[tuple[ClaimedEvent, Exception]] = []
         for start in range(0, len(pending), SQLITE_EVENTS_PER_TRANSACTION):
             chunk = pending[start : start + SQLITE_EVENTS_PER_TRANSACTION]
             with self.store.begin() as conn:
@@ -116,11 +117,14 @@ class Worker:
                 fresh = [e for e in chunk if e.id not in applied_before]
                 good, failed = self._apply(conn, fresh, parsed, whole)
                 mark_processed(conn, [e.id for e in good])
-            # A crash here leaves them pending in the inbox; processed_events then says they are done.
-            with self.store.inbox_begin() as conn:
-                self._settle(conn, [e for e in chunk if e.id in applied_before] + good, failed)
-            done += len(chunk)
-        return done
+            settled += [e for e in chunk if e.id in applied_before] + good
+            failures += failed
+        # Once for the whole batch: make those commits durable, then mark the events done (a crash
+        # before this leaves them pending in the inbox, and processed_events says they are done).
+        self.store.sync_database()
+        with self.store.inbox_begin() as conn:
+            self._settle(conn, settled, failures)
+        return len(pending)
 
     @staticmethod
     def _parse(events: list[ClaimedEvent]) -> dict[int, Changes | Exception]:
