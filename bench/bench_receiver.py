@@ -139,7 +139,7 @@ class Service:
 
     def __enter__(self) -> Service:
         config = self.workdir / f"{self.kind}.yaml"
-        db = self.workdir / f"{self.kind}-{time.monotonic_ns()}.db"
+        self.db = db = self.workdir / f"{self.kind}-{time.monotonic_ns()}.db"
         config.write_text(
             f"label_studio:\n  url: http://127.0.0.1:1\n  api_key: unused\n"
             f"webhook:\n  secret: {SECRET}\n"

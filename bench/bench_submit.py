@@ -25,11 +25,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+import requests  # noqa: E402
 from lsharness import LabelStudioServer  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
-from bench.bench_receiver import SECRET, Service, free_port, wait_up  # noqa: E402
+from bench.bench_receiver import SECRET, Service, free_port, realistic_body, wait_up  # noqa: E402
 from plugin.serve import gunicorn_command  # noqa: E402
 from plugin.settings import load_settings  # noqa: E402
+from plugin.store import Store  # noqa: E402
+from plugin.store.schema import inbox  # noqa: E402
 
 LABEL_CONFIG = """<View><Text name="text" value="$text"/>
 <Choices name="sentiment" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>"""
@@ -74,6 +78,38 @@ def timed_submits(annotator, project_id: int, count: int) -> list[float]:  # typ
     return times
 
 
+def time_acknowledgements(urls: dict[str, str], count: int = 300) -> dict[str, list[float]]:
+    """The part of a submit our receiver controls, without Label Studio's noise: one POST of a real
+    body on a new connection (as Label Studio sends them), alternating between the receivers."""
+    body = realistic_body()
+    times: dict[str, list[float]] = {name: [] for name in urls}
+    headers = {"X-LSQA-Secret": SECRET, "Content-Type": "application/json"}
+    for i in range(count):
+        body["annotation"]["id"] = 900_000 + i
+        data = json.dumps(body)
+        for name, url in urls.items():
+            start = time.perf_counter()
+            response = requests.post(url, data=data, headers=headers, timeout=5)
+            times[name].append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200, response.text
+    return times
+
+
+def wait_for_events(service: Service, expected: int, timeout: float = 30.0) -> int:
+    store = Store(f"sqlite:///{service.db}")
+    query = select(func.count()).where(inbox.c.action == "ANNOTATION_CREATED")
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with store.inbox_read() as conn:
+                received = conn.execute(query).scalar_one()
+            if received >= expected or time.monotonic() > deadline:
+                return received
+            time.sleep(0.2)
+    finally:
+        store.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--submits", type=int, default=40)
@@ -101,13 +137,22 @@ def main() -> int:
         timed_submits(annotator, project_id, 5)  # warm-up
         for _ in range(args.rounds):
             for name, url in (("no webhook", None), ("trivial", trivial.url), ("lsqa", ours.url)):
-                ls.admin.webhooks.update(hook.id, url=url or trivial.url, is_active=url is not None)
+                # The SDK's update sends an empty action list unless given one, which turns the hook off.
+                ls.admin.webhooks.update(
+                    hook.id, url=url or trivial.url, is_active=url is not None, actions=["ANNOTATION_CREATED"]
+                )
                 samples[name] += timed_submits(annotator, project_id, args.submits)
+        # Label Studio really called us for every timed submit (the hook was on, and pointed at us).
+        received = wait_for_events(ours, args.submits * args.rounds)
+        assert received == args.submits * args.rounds, f"lsqa received {received} events"
+        acks = time_acknowledgements({"trivial": trivial.url, "lsqa": ours.url})
     results = {
         name: {"median_ms": statistics.median(v), "p90_ms": statistics.quantiles(v, n=10)[-1], "n": len(v)}
         for name, v in samples.items()
     }
     results["added_by_lsqa_ms"] = results["lsqa"]["median_ms"] - results["trivial"]["median_ms"]
+    ack = results["acknowledgement"] = {name: statistics.median(v) for name, v in acks.items()}
+    results["ack_added_by_lsqa_ms"] = ack["lsqa"] - ack["trivial"]
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "submit.json").write_text(json.dumps(results, indent=2))
@@ -115,6 +160,11 @@ def main() -> int:
         r = results[name]
         print(f"{name:<12} median {r['median_ms']:6.1f} ms   p90 {r['p90_ms']:6.1f} ms   (n={r['n']})")
     print(f"lsqa adds {results['added_by_lsqa_ms']:+.1f} ms to the median submit (goal <= 5 ms)")
+    ack = results["acknowledgement"]
+    print(
+        f"acknowledgement alone (300 POSTs each, new connections): trivial {ack['trivial']:.2f} ms, "
+        f"lsqa {ack['lsqa']:.2f} ms median: {results['ack_added_by_lsqa_ms']:+.2f} ms"
+    )
     return 0
 
 
