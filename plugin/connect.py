@@ -84,7 +84,9 @@ def connect_project(
             report.changed = True
         diff = _differences(hook, want)
         if diff:
-            hook = adapter.update_webhook(hook["id"], **diff)
+            # Everything, not just what differs: Label Studio 1.23 empties a webhook's action list
+            # on a PATCH that leaves it out, which would silently stop every event.
+            hook = adapter.update_webhook(hook["id"], **want)
             report.say(f"updated webhook {hook['id']}: {', '.join(sorted(diff))}")
             report.changed = True
         else:

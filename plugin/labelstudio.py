@@ -174,6 +174,8 @@ class LabelStudioAdapter:
         return dict(self._request("POST", "api/webhooks/", json=body))
 
     def update_webhook(self, webhook_id: int, **fields: Any) -> dict[str, Any]:
+        """PATCH a webhook. Pass ``actions`` every time: Label Studio 1.23 empties the list when a
+        PATCH leaves it out (measured: a URL-only PATCH left ``actions == []``)."""
         return dict(self._request("PATCH", f"api/webhooks/{int(webhook_id)}/", json=fields))
 
     def delete_webhook(self, webhook_id: int) -> None:

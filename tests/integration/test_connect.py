@@ -52,6 +52,22 @@ def test_connect_repairs_an_edited_webhook_and_removes_duplicates(ls_server, pro
     adapter.close()
 
 
+def test_a_new_secret_keeps_every_action_and_events_keep_arriving(ls_server, project_id, service):
+    """Rotating the secret changes only the header; Label Studio would empty the hook's action list
+    on a PATCH without it, so connect must send everything."""
+    adapter = LabelStudioAdapter(ls_server.url, ls_server.admin_pat)
+    service.cli("connect", "--project", str(project_id), "--no-sync")
+    service.config.write_text(service.config.read_text().replace(SECRET, "a-rotated-secret-0123456789"))
+
+    out = service.cli("connect", "--project", str(project_id), "--no-sync").stdout
+
+    assert "updated webhook" in out and "headers" in out
+    (hook,) = our_hooks(adapter, project_id, service.webhook_url)
+    assert sorted(hook["actions"]) == desired_webhook(service_settings(service))["actions"]
+    assert hook["headers"] == {"X-LSQA-Secret": "a-rotated-secret-0123456789"}
+    adapter.close()
+
+
 def service_settings(service: ServiceProcess):  # type: ignore[no-untyped-def]
     from plugin.settings import load_settings
 
