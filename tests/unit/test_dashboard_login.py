@@ -151,3 +151,38 @@ def test_a_session_reads_the_api_even_while_the_token_api_is_off(store, sqlite_u
     login(client)
     assert client.get("/api/v1/projects", base_url="https://localhost").status_code == 200
     app.extensions["lsqa"]["writer"].close()
+
+
+def test_failed_logins_are_throttled_per_address_even_for_the_right_password(app, client):
+    from webhooks.dashboard.auth import LoginThrottle
+
+    now = [1000.0]
+    throttle = app.extensions["lsqa"]["login_throttle"] = LoginThrottle(
+        allowed=3, window=600, clock=lambda: now[0]
+    )
+    for _ in range(3):
+        assert login(client, password="wrong").status_code == 401
+    refused = login(client)  # the right password, but too late
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "600"
+    assert "Too many failed logins" in refused.get_data(as_text=True)
+    assert client.get("/dashboard/").status_code == 302  # no session was started
+    assert throttle.retry_after("10.0.0.9") == 0  # other addresses are not affected
+    now[0] += 601  # the failures leave the window
+    assert login(client).status_code == 302
+    assert client.get("/dashboard/").status_code == 200
+    assert throttle.retry_after("127.0.0.1") == 0  # a success clears the count
+
+
+def test_the_throttle_forgets_failures_outside_its_window():
+    from webhooks.dashboard.auth import LoginThrottle
+
+    now = [0.0]
+    throttle = LoginThrottle(allowed=2, window=10, clock=lambda: now[0])
+    throttle.failed("a")
+    now[0] = 6
+    throttle.failed("a")
+    assert throttle.retry_after("a") == 4  # until the first failure is 10 s old
+    now[0] = 10.5
+    assert throttle.retry_after("a") == 0
+    throttle.failed("a")
+    assert throttle.retry_after("a") == 6

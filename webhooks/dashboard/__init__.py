@@ -80,18 +80,26 @@ def _security_headers(response: Response) -> Response:
 
 @dashboard.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         form = request.form
-        if not csrf_ok(form.get("csrf")):
-            error = "The form expired: please try again."
+        throttle = current_app.extensions["lsqa"]["login_throttle"]
+        client = request.remote_addr or ""
+        wait = throttle.retry_after(client)
+        if wait:  # checked before the password, so guessing on gets nowhere
+            minutes = (wait + 59) // 60
+            error, status = f"Too many failed logins: try again in {minutes} minute(s).", 429
+            headers["Retry-After"] = str(wait)
+        elif not csrf_ok(form.get("csrf")):
+            error, status = "The form expired: please try again.", 401
         elif credentials_match(form.get("username", ""), form.get("password", "")):
+            throttle.succeeded(client)
             start_session(form["username"])
             return redirect(_safe_next(request.args.get("next")))
         else:
-            error = "Wrong user name or password."
-    status = 401 if error else 200
-    return render_template("dashboard/login.html", error=error, csrf=csrf_token()), status
+            throttle.failed(client)
+            error, status = "Wrong user name or password.", 401
+    return render_template("dashboard/login.html", error=error, csrf=csrf_token()), status, headers
 
 
 @dashboard.post("/logout")

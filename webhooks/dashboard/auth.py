@@ -2,10 +2,18 @@
 
 The cookie holds only the user name and a CSRF token, signed with ``dashboard.session_secret``;
 changing the user name or the secret logs everyone out.
+
+Failed logins are throttled per client address (:class:`LoginThrottle`): after
+``LOGIN_FAILURES_ALLOWED`` failures within ``LOGIN_WINDOW_SECONDS`` that address is refused, right
+password or not, until the oldest of them leaves the window. The count is kept in each server process.
 """
 
 import hmac
 import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Flask, current_app, session
@@ -13,6 +21,52 @@ from flask import Flask, current_app, session
 from plugin.settings import Settings
 
 SESSION_LIFETIME = timedelta(hours=8)
+LOGIN_FAILURES_ALLOWED = 10
+LOGIN_WINDOW_SECONDS = 15 * 60.0
+MAX_TRACKED_CLIENTS = 10_000
+
+
+class LoginThrottle:
+    """Failed logins per client address in a sliding window."""
+
+    def __init__(
+        self,
+        allowed: int = LOGIN_FAILURES_ALLOWED,
+        window: float = LOGIN_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.allowed, self.window, self._clock = allowed, window, clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> int:
+        """Seconds until ``client`` may try again; 0 if it may now."""
+        with self._lock:
+            recent = self._recent(client)
+            if len(recent) < self.allowed:
+                return 0
+            return max(1, int(recent[0] + self.window - self._clock() + 0.999))
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            if len(self._failures) >= MAX_TRACKED_CLIENTS:  # forget the clients whose window has passed
+                self._failures = {c: f for c in list(self._failures) if (f := self._recent(c))}
+            recent = self._recent(client)
+            recent.append(self._clock())
+            self._failures[client] = recent
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._failures.pop(client, None)
+
+    def _recent(self, client: str) -> deque[float]:
+        failures = self._failures.get(client) or deque()
+        cutoff = self._clock() - self.window
+        while failures and failures[0] <= cutoff:
+            failures.popleft()
+        return failures
+
+
 DASHBOARD_KEYS = ("dashboard.username", "dashboard.password", "dashboard.session_secret")
 
 
@@ -27,6 +81,7 @@ def configure_sessions(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=settings["dashboard.secure_cookie"],
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
+    app.extensions["lsqa"].setdefault("login_throttle", LoginThrottle())
 
 
 def missing_settings(settings: Settings) -> list[str]:
