@@ -100,6 +100,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("worker.batch_size", int, 200, "Events processed per transaction.", minimum=1),
     Setting("worker.max_attempts", int, 5, "Attempts before an event is parked as failed.", minimum=1),
     Setting(
+        "worker.inbox_retention_days",
+        float,
+        30.0,
+        "Days after which a processed event's raw body is erased from the inbox (0 keeps it forever).",
+        minimum=0,
+    ),
+    Setting(
         "worker.sync_interval",
         float,
         300.0,

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, select, update
@@ -32,8 +33,12 @@ from plugin.store.domain import apply_batch, event_seq
 from plugin.store.inbox import (
     ClaimedEvent,
     claim_pending,
+    erase_bodies,
+    forget_processed,
     mark_done,
     mark_processed,
+    max_event_id,
+    oldest_pending,
     peek_pending,
     processed_among,
     record_failure,
@@ -49,6 +54,8 @@ log = logging.getLogger(__name__)
 REACTION_ERRORS = (SQLAlchemyError, LookupError, ValueError, TypeError)
 SQLITE_PIECE_ROWS = 250  # rows written per SQLite transaction for one big event
 SQLITE_EVENTS_PER_TRANSACTION = 20  # events (with their reactions) per SQLite write transaction
+RETENTION_EVERY_SECONDS = 3600.0  # how often the worker erases old bodies from the inbox
+RETENTION_PIECE = 500  # events looked at per inbox transaction while erasing
 SYNC_RETRY_SECONDS = (5.0, 15.0, 30.0, 60.0)  # back-off while Label Studio is unreachable
 
 
@@ -74,6 +81,7 @@ class Worker:
         self.gold = GoldContext(plan=plan, salt=settings["webhook.secret"], review=review_settings(settings))
         self.injector = GoldInjector(store, self._adapter_factory) if settings["gold.enabled"] else None
         self.alert_settings = alert_settings(settings)
+        self._retention_cursor = 0  # inbox ids up to here have had their bodies erased when due
         self.job_handlers = {
             "send_alert": self._send_alert,
             **(self.injector.handlers() if self.injector else {}),
@@ -211,6 +219,28 @@ class Worker:
             trail_facts.alert_sent(conn, row["id"], record)
             finish_job(conn, job.id)
 
+    def apply_retention(self, stop: threading.Event | None = None) -> int:
+        """Erase the raw bodies of events processed more than ``worker.inbox_retention_days`` ago
+        (rows and dedupe keys stay; failed events keep theirs), and drop the processed_events rows
+        no pending event needs. Short inbox transactions: the receiver writes there. Returns how
+        many bodies were erased."""
+        days = self.settings["worker.inbox_retention_days"]
+        erased = 0
+        if days:
+            before = datetime.now(UTC) - timedelta(days=days)
+            after, over = self._retention_cursor, False
+            while not over and not (stop and stop.is_set()):
+                with self.store.inbox_begin() as conn:
+                    after, over, n = erase_bodies(conn, after, before, RETENTION_PIECE)
+                erased += n
+            self._retention_cursor = after
+        with self.store.inbox_read() as conn:
+            oldest = oldest_pending(conn)
+            newest = max_event_id(conn)
+        with self.store.begin() as conn:
+            forget_processed(conn, oldest if oldest is not None else newest + 1)
+        return erased
+
     def drain(self) -> int:
         total = 0
         while (n := self.process_batch()) > 0:
@@ -241,7 +271,7 @@ class Worker:
         """Process events until ``stop`` is set; sync at start (to recover missed events) and then
         every ``worker.sync_interval`` seconds."""
         interval = self.settings["worker.sync_interval"]
-        next_sync = time.monotonic()
+        next_sync = next_retention = time.monotonic()
         failures = 0
         while not stop.is_set():
             try:
@@ -255,6 +285,9 @@ class Worker:
                         else SYNC_RETRY_SECONDS[min(failures, len(SYNC_RETRY_SECONDS)) - 1]
                     )
                     next_sync = time.monotonic() + min(interval, delay)
+                if not busy and time.monotonic() >= next_retention:
+                    self.apply_retention(stop)
+                    next_retention = time.monotonic() + RETENTION_EVERY_SECONDS
             except (SQLAlchemyError, StoreError) as exc:
                 log.error("store error in worker: %s", type(exc).__name__)
                 busy = False

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from plugin.store.dialect import insert_for
 from plugin.store.schema import inbox, processed_events
@@ -146,3 +146,42 @@ def backlog(conn: Connection) -> dict[str, int]:
 def retry_failed(conn: Connection) -> int:
     result = conn.execute(update(inbox).where(inbox.c.status == FAILED).values(status=PENDING, attempts=0))
     return result.rowcount
+
+
+def erase_bodies(conn: Connection, after_id: int, before: datetime, limit: int) -> tuple[int, bool, int]:
+    """Erase the raw bodies of events done before ``before``, looking at up to ``limit`` events in id
+    order after ``after_id``; rows and dedupe keys stay, failed events keep their bodies. Returns the
+    last id passed, whether the walk is over (it stops at the first event not yet due), and how many
+    bodies were erased."""
+    rows = conn.execute(
+        select(inbox.c.id, inbox.c.status, inbox.c.processed_at, inbox.c.body == "")
+        .where(inbox.c.id > after_id)
+        .order_by(inbox.c.id)
+        .limit(limit)
+    ).all()
+    due, over = [], len(rows) < limit
+    for event_id, status, processed_at, erased in rows:
+        if status == PENDING or (status == DONE and _aware(processed_at) >= before):
+            over = True
+            break
+        if status == DONE and not erased:
+            due.append(event_id)
+        after_id = event_id
+    if due:
+        conn.execute(update(inbox).where(inbox.c.id.in_(due)).values(body=""))
+    return after_id, over, len(due)
+
+
+def forget_processed(conn: Connection, below: int) -> int:
+    """Drop processed_events rows under ``below`` (the oldest pending event): no longer needed."""
+    return conn.execute(delete(processed_events).where(processed_events.c.event_id < below)).rowcount
+
+
+def oldest_pending(conn: Connection) -> int | None:
+    return conn.execute(select(func.min(inbox.c.id)).where(inbox.c.status == PENDING)).scalar_one()
+
+
+def _aware(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite returns naive UTC
