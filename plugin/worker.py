@@ -234,11 +234,12 @@ class Worker:
                     after, over, n = erase_bodies(conn, after, before, RETENTION_PIECE)
                 erased += n
             self._retention_cursor = after
-        with self.store.inbox_read() as conn:
-            oldest = oldest_pending(conn)
-            newest = max_event_id(conn)
-        with self.store.begin() as conn:
-            forget_processed(conn, oldest if oldest is not None else newest + 1)
+        if self.store.split_inbox:  # only then does processed_events fill up
+            with self.store.inbox_read() as conn:
+                oldest = oldest_pending(conn)
+                newest = max_event_id(conn)
+            with self.store.begin() as conn:
+                forget_processed(conn, oldest if oldest is not None else newest + 1)
         return erased
 
     def drain(self) -> int:

@@ -1,11 +1,11 @@
 """The batches of a project as the API and ``lsqa agreement list`` show them (docs: contracts.md)."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from plugin.store.schema_agreement import agreement_batches
+from plugin.store.timestamps import iso_utc
 
 CATEGORY_KEYS = ("label", "kappa", "ci", "n")
 
@@ -32,12 +32,12 @@ def batch_summary(batch: dict[str, Any], kappa_threshold: float) -> dict[str, An
     return {
         "id": batch["id"],
         "source": batch["source"],
-        "created_at": _iso(batch["created_at"]),
+        "created_at": iso_utc(batch["created_at"]),
         "task_count": batch["task_count"],
         "sample_size": batch["sample_size"],
         "sample_done": batch["sample_done"],
         "status": batch["status"],
-        "computed_at": _iso(batch["computed_at"]),
+        "computed_at": iso_utc(batch["computed_at"]),
         "kappa": figures.get("kappa"),
         "kappa_ci": figures.get("kappa_ci"),
         "kappa_method": figures.get("method"),
@@ -48,9 +48,3 @@ def batch_summary(batch: dict[str, Any], kappa_threshold: float) -> dict[str, An
         "per_category": per_category,
         "confusions": figures.get("confusions", []),
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()

@@ -10,9 +10,10 @@ import numpy as np
 from sqlalchemy import Connection, func, select
 
 from plugin.gold.review import EVIDENCE_PURPOSES, ReviewSettings, gold_answers_of
-from plugin.gold.summary import annotator_ids, annotator_summary, iso_utc
+from plugin.gold.summary import annotator_ids, annotator_summary
 from plugin.quality import GoldAnswer, RequalificationPolicy, measure_accuracy, wilson_interval, window_counts
 from plugin.store.schema import alerts, flags, gold_answers, gold_copies, gold_items, projects, users
+from plugin.store.timestamps import iso_utc
 
 MAX_TIMELINE_POINTS = 500  # per annotator: the most recent answers; older ones only shape the first window
 

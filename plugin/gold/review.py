@@ -17,6 +17,7 @@ from plugin.jobs import enqueue_job
 from plugin.quality import GoldAnswer, RequalificationPolicy, decide_status, judge_quiz
 from plugin.relabel.guards import not_written_back
 from plugin.store.schema import alerts, annotations, flags, gold_answers, gold_copies, users
+from plugin.store.timestamps import as_utc
 
 # Gold answers that count as evidence about an annotator's everyday work (quiz answers are judged apart).
 EVIDENCE_PURPOSES = ("onboarding", "regular", "stray")
@@ -232,10 +233,7 @@ def _jsonable(details: Any) -> dict[str, Any]:
 
 
 def _aware(value: Any) -> Any:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    return as_utc(value) if isinstance(value, datetime) else value
 
 
 def suspect_annotation_ids(conn: Connection, project_id: int, annotator_id: int) -> list[int]:

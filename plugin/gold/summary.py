@@ -1,6 +1,5 @@
 """Per-annotator QA figures for the API and reports: accuracy with its interval, per class, status."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -9,6 +8,7 @@ from plugin.gold.ledger import LIVE_STATES, annotator_state, regular_work_done
 from plugin.gold.review import EVIDENCE_PURPOSES, ReviewSettings, gold_answers_of, last_reset, open_flag
 from plugin.quality import decide_status, measure_accuracy
 from plugin.store.schema import annotations, annotator_states, gold_answers, gold_copies, users
+from plugin.store.timestamps import iso_utc
 
 CALLER_STATES = ("onboarding", "requalifying", "flagged")  # set by the process, not by the evidence
 
@@ -72,10 +72,3 @@ def annotator_summary(
             "reason": flag["evidence"].get("reason"),
         },
     }
-
-
-def iso_utc(value: datetime | None) -> str | None:
-    """ISO 8601 with its offset; SQLite hands back naive datetimes, and everything stored is UTC."""
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()

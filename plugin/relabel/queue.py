@@ -13,6 +13,7 @@ from plugin.relabel.candidates import Candidate
 from plugin.store.dialect import insert
 from plugin.store.schema import gold_items
 from plugin.store.schema_relabel import relabel_items, relabel_projects
+from plugin.store.timestamps import iso_utc
 
 QUEUED, PUSHED, CORRECTED = "queued", "pushed", "corrected"
 
@@ -126,14 +127,8 @@ def item_as_json(item: dict[str, Any]) -> dict[str, Any]:
         "reason": item["reason"],
         "status": item["status"],
         "relabel_task_id": item["relabel_task_id"],
-        "queued_at": _iso(item["queued_at"]),
-        "corrected_at": _iso(item["corrected_at"]),
+        "queued_at": iso_utc(item["queued_at"]),
+        "corrected_at": iso_utc(item["corrected_at"]),
         "corrected_by": item["corrected_by"],
         "gold_verified": item["gold_verified"],
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()

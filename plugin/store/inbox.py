@@ -11,6 +11,7 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from plugin.store.dialect import insert_for
 from plugin.store.schema import inbox, processed_events
+from plugin.store.timestamps import as_utc
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 
@@ -161,7 +162,7 @@ def erase_bodies(conn: Connection, after_id: int, before: datetime, limit: int) 
     ).all()
     due, over = [], len(rows) < limit
     for event_id, status, processed_at, erased in rows:
-        if status == PENDING or (status == DONE and _aware(processed_at) >= before):
+        if status == PENDING or (status == DONE and processed_at and as_utc(processed_at) >= before):
             over = True
             break
         if status == DONE and not erased:
@@ -179,9 +180,3 @@ def forget_processed(conn: Connection, below: int) -> int:
 
 def oldest_pending(conn: Connection) -> int | None:
     return conn.execute(select(func.min(inbox.c.id)).where(inbox.c.status == PENDING)).scalar_one()
-
-
-def _aware(moment: datetime | None) -> datetime:
-    if moment is None:
-        return datetime.min.replace(tzinfo=UTC)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite returns naive UTC
