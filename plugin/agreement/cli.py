@@ -3,8 +3,6 @@
 import argparse
 import json
 import sys
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import select
@@ -13,23 +11,21 @@ from plugin.agreement.batches import recount_batch
 from plugin.agreement.compute import compute_batch
 from plugin.agreement.engine import compute_settings
 from plugin.agreement.summary import list_batches
+from plugin.commands import StoreFactory, add_verb
 from plugin.settings import Settings
-from plugin.store import Store
 from plugin.store.schema_agreement import agreement_batches
-
-StoreFactory = Callable[[Settings], AbstractContextManager[Store]]
 
 
 def add_commands(subparsers: Any, store_factory: StoreFactory) -> None:
     """Register ``agreement`` and its sub-commands; each handler has the ``func(settings, args)`` shape."""
     agreement = subparsers.add_parser("agreement", help="batch agreement figures of a project")
     verbs = agreement.add_subparsers(dest="agreement_command", required=True)
-    compute = verbs.add_parser("compute", help="compute (again) the figures of a project's batches")
-    listing = verbs.add_parser("list", help="list a project's batches with their figures")
-    for command, handler in ((compute, _compute), (listing, _list)):
-        command.add_argument("--config", "-c", default=argparse.SUPPRESS, help="YAML settings file")
+    compute = add_verb(
+        verbs, "compute", _compute, "compute (again) the figures of a project's batches", store_factory
+    )
+    listing = add_verb(verbs, "list", _list, "list a project's batches with their figures", store_factory)
+    for command in (compute, listing):
         command.add_argument("--project", "-p", type=int, required=True, help="Label Studio project id")
-        command.set_defaults(func=lambda settings, args, h=handler: h(settings, args, store_factory))
     compute.add_argument("--batch", "-b", type=int, help="only this batch (default: every batch)")
     listing.add_argument("--json", action="store_true", help="machine-readable output (the API's JSON)")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO, Any
@@ -19,11 +18,8 @@ from plugin.audit.trail_io import (
     verify_store,
     write_rows,
 )
+from plugin.commands import Handler, StoreFactory, add_verb
 from plugin.settings import Settings
-from plugin.store import Store
-
-StoreFactory = Callable[[Settings], AbstractContextManager[Store]]
-Handler = Callable[[Settings, argparse.Namespace, StoreFactory], int]
 
 
 def add_commands(subparsers: Any, store_factory: StoreFactory) -> None:
@@ -32,10 +28,7 @@ def add_commands(subparsers: Any, store_factory: StoreFactory) -> None:
     verbs = group.add_subparsers(dest="audit_log_command", required=True)
 
     def leaf(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-        command: argparse.ArgumentParser = verbs.add_parser(name, help=help_text)
-        command.add_argument("--config", "-c", default=argparse.SUPPRESS, help="YAML settings file")
-        command.set_defaults(func=lambda settings, args: handler(settings, args, store_factory))
-        return command
+        return add_verb(verbs, name, handler, help_text, store_factory)
 
     export = leaf("export", _export, "write the audit trail as CSV or JSON Lines")
     export.add_argument("--format", choices=FORMATS, default="jsonl", help="csv or jsonl (default)")

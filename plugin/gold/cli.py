@@ -6,21 +6,16 @@ store, and a listing is the kind of thing that ends up pasted in a chat.
 
 import argparse
 import json
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from plugin.commands import Handler, StoreFactory, add_verb
 from plugin.gold.ledger import label_config_of
 from plugin.gold.library import PICK_POLICIES, GoldError, PickPolicy, parse_export_text
 from plugin.labelconfig import LabelConfig, LabelConfigError, parse_label_config
 from plugin.settings import Settings
 from plugin.store import Store
 from plugin.store.gold import GoldItem, add_gold_items, list_gold_items, retire_gold_item
-
-# Gives a migrated store for the command and closes it afterwards.
-StoreFactory = Callable[[Settings], AbstractContextManager[Store]]
-Handler = Callable[[Settings, argparse.Namespace, StoreFactory], int]
 
 
 def add_gold_commands(subparsers: Any, store_factory: StoreFactory) -> None:
@@ -29,10 +24,7 @@ def add_gold_commands(subparsers: Any, store_factory: StoreFactory) -> None:
     verbs = gold.add_subparsers(dest="gold_command", required=True)
 
     def leaf(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-        command: argparse.ArgumentParser = verbs.add_parser(name, help=help_text)
-        command.add_argument("--config", "-c", default=argparse.SUPPRESS, help="YAML settings file")
-        command.set_defaults(func=lambda settings, args: handler(settings, args, store_factory))
-        return command
+        return add_verb(verbs, name, handler, help_text, store_factory)
 
     imports = leaf("import", _import, "import gold items from a Label Studio JSON export")
     imports.add_argument("--project", "-p", type=int, required=True, help="project the items will test")

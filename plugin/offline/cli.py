@@ -11,16 +11,13 @@ import csv
 import json
 import sys
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from plugin.commands import StoreFactory
 from plugin.gold.library import PICK_POLICIES
 from plugin.offline.reader import AuditInputError
 from plugin.settings import Settings
-from plugin.store import Store
-
-StoreFactory = Callable[[Settings], AbstractContextManager[Store]]
 
 
 def add_commands(subparsers: Any, store_factory: StoreFactory) -> None:

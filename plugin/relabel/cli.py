@@ -8,12 +8,12 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 
+from plugin.commands import StoreFactory, add_verb
 from plugin.jobs import PENDING as JOB_PENDING
 from plugin.jobs import RUNNING_LEASE, Job, RetryLater, enqueue_job, postpone_job
 from plugin.relabel.candidates import collect_candidates
@@ -26,9 +26,6 @@ from plugin.store.schema import jobs, projects
 
 WORKER_WAIT_SECONDS = 120.0  # how long `push` waits for a job the service's worker took first
 
-StoreFactory = Callable[[Settings], AbstractContextManager[Store]]
-Handler = Callable[[Settings, argparse.Namespace, StoreFactory], int]
-
 
 def add_commands(subparsers: Any, store_factory: StoreFactory) -> None:
     """Register ``relabel`` and its sub-commands; each handler has the ``func(settings, args)`` shape."""
@@ -39,12 +36,10 @@ def add_commands(subparsers: Any, store_factory: StoreFactory) -> None:
         ("list", _list, "list a project's relabel items"),
         ("plan", _plan, "recommend a relabeling strategy from the error profile on gold"),
     ):
-        command = verbs.add_parser(name, help=help_text)
-        command.add_argument("--config", "-c", default=argparse.SUPPRESS, help="YAML settings file")
+        command = add_verb(verbs, name, handler, help_text, store_factory)
         command.add_argument("--project", "-p", type=int, required=True, help="Label Studio project id")
         if name != "push":
             command.add_argument("--json", action="store_true", help="machine-readable output")
-        command.set_defaults(func=lambda s, a, h=handler: h(s, a, store_factory))
 
 
 def _push(settings: Settings, args: argparse.Namespace, store_factory: StoreFactory) -> int:
