@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from plugin import init_cli
 from plugin.agreement import cli as agreement_cli
 from plugin.audit import cli as audit_cli
 from plugin.audit.trail_settings import record_settings_change
 from plugin.demo import cli as demo_cli
+from plugin.firstrun import SetupError, check_port_free, hint_for
 from plugin.gold import GoldError
 from plugin.gold.cli import add_gold_commands
 from plugin.logs import configure_logging
@@ -55,6 +57,7 @@ def _adapter(settings: Settings) -> LabelStudioAdapter:
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     from plugin.serve import serve
 
+    check_port_free(settings["server.host"], settings["server.port"])
     with _store(settings) as store:  # migrate once, before any child process starts
         record_settings_change(store, settings)
     return serve(settings)
@@ -96,12 +99,14 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_connect(settings: Settings, args: argparse.Namespace) -> int:
-    from plugin.connect import connect_project
+    from plugin.connect import connect_project, prove_round_trip
     from plugin.sync import sync_project
 
     with _store(settings) as store, _adapter(settings) as adapter:
         report = connect_project(settings, store, adapter, args.project)
-        print("\n".join(report.lines))
+        print("\n".join(report.lines), flush=True)
+        if not args.no_check:
+            print(prove_round_trip(settings, store, adapter, args.project), flush=True)
         if not args.no_sync:
             print("initial sync: " + sync_project(store, adapter, args.project).describe())
     return 0
@@ -143,12 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--json", action="store_true", help="machine-readable output")
         if name == "connect":
             command.add_argument("--no-sync", action="store_true", help="skip the initial sync")
+            command.add_argument(
+                "--no-check",
+                action="store_true",
+                help="skip the round trip (a test event from Label Studio to the running service)",
+            )
     add_gold_commands(sub, _store)
     agreement_cli.add_commands(sub, _store)
     relabel_cli.add_commands(sub, _store)
     audit_cli.add_commands(sub, _store)
     offline_cli.add_commands(sub, _store)
     demo_cli.add_commands(sub)
+    init_cli.add_commands(sub)
     return parser
 
 
@@ -168,9 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lsqa: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:
-        if type(exc).__name__ != "LabelStudioError":
+        if not isinstance(exc, SetupError) and type(exc).__name__ != "LabelStudioError":
             raise
         print(f"lsqa: {exc}", file=sys.stderr)
+        if hint := hint_for(exc, settings["label_studio.url"]):
+            print(f"lsqa: what to do: {hint}", file=sys.stderr)
         return 1
 
 

@@ -115,6 +115,11 @@ class LabelStudioAdapter:
         """The project as Label Studio returns it (label_config, sampling, maximum_annotations, ...)."""
         return dict(self._request("GET", f"api/projects/{int(project_id)}/"))
 
+    def list_projects(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The first ``limit`` projects the caller can see (id, title, ...), newest first."""
+        answer = self._request("GET", "api/projects/", params={"page_size": int(limit), "ordering": "-id"})
+        return list(answer.get("results") or []) if isinstance(answer, dict) else list(answer or [])
+
     def list_users(self) -> list[dict[str, Any]]:
         """Users of the caller's organization (id, email, username, ...)."""
         return list(self._request("GET", "api/users/"))

@@ -70,7 +70,7 @@ class ServiceProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # imports and gunicorn's boot take long on a loaded machine
         while time.monotonic() < deadline:
             try:
                 if requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
@@ -80,6 +80,7 @@ class ServiceProcess:
             if self.proc.poll() is not None:
                 break
             time.sleep(0.1)
+        self.kill()  # no orphaned server or worker left behind by a failed start
         raise RuntimeError(f"lsqa serve did not start; log:\n{self.log.read_text()[-3000:]}")
 
     def kill(self, sig: int = signal.SIGKILL) -> None:

@@ -102,12 +102,18 @@ def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     return tree
 
 
-def write_config(path: Path, flat: Mapping[str, Any]) -> Path:
-    """Write the settings as YAML readable only by the user (it holds the tokens)."""
-    text = "# Written by `lsqa demo`; holds secrets of this demo run.\n" + yaml.safe_dump(
-        nest(flat), sort_keys=False
-    )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_config(
+    path: Path,
+    flat: Mapping[str, Any],
+    *,
+    header: str = "# Written by `lsqa demo`; holds secrets of this demo run.\n",
+    exclusive: bool = False,
+) -> Path:
+    """Write the settings as YAML readable only by the user (it holds the tokens); with ``exclusive``,
+    never over an existing file (FileExistsError)."""
+    text = header + yaml.safe_dump(nest(flat), sort_keys=False)
+    mode = os.O_EXCL if exclusive else os.O_TRUNC
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | mode, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     return path

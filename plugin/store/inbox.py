@@ -180,3 +180,11 @@ def forget_processed(conn: Connection, below: int) -> int:
 
 def oldest_pending(conn: Connection) -> int | None:
     return conn.execute(select(func.min(inbox.c.id)).where(inbox.c.status == PENDING)).scalar_one()
+
+
+def event_arrived(conn: Connection, action: str, project_id: int, after_id: int) -> bool:
+    """Whether an event of ``action`` for the project came in after inbox id ``after_id``."""
+    query = select(inbox.c.id).where(
+        inbox.c.id > after_id, inbox.c.action == action, inbox.c.project_id == project_id
+    )
+    return conn.execute(query.limit(1)).first() is not None

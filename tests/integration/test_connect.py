@@ -7,6 +7,7 @@ from lsharness import LabelStudioServer
 from servicefixtures import SECRET, ServiceProcess
 
 from plugin.connect import desired_webhook
+from plugin.firstrun import BAD_TOKEN_HINT
 from plugin.labelstudio import LabelStudioAdapter
 
 pytestmark = pytest.mark.integration
@@ -35,12 +36,12 @@ def test_connect_repairs_an_edited_webhook_and_removes_duplicates(ls_server, pro
     foreign = adapter.create_webhook(
         project_id, url="http://127.0.0.1:9/other", headers={}, actions=["TASKS_CREATED"]
     )
-    service.cli("connect", "--project", str(project_id), "--no-sync")
+    service.cli("connect", "--project", str(project_id), "--no-sync", "--no-check")
     (hook,) = our_hooks(adapter, project_id, service.webhook_url)
     adapter.update_webhook(hook["id"], actions=["ANNOTATION_CREATED"], headers={"X-LSQA-Secret": "tampered"})
     adapter.create_webhook(project_id, url=service.webhook_url, headers={}, actions=["ANNOTATION_CREATED"])
 
-    out = service.cli("connect", "--project", str(project_id), "--no-sync").stdout
+    out = service.cli("connect", "--project", str(project_id), "--no-sync", "--no-check").stdout
 
     assert "deleted duplicate webhook" in out and "updated webhook" in out
     (hook,) = our_hooks(adapter, project_id, service.webhook_url)
@@ -56,10 +57,10 @@ def test_a_new_secret_keeps_every_action_and_events_keep_arriving(ls_server, pro
     """Rotating the secret changes only the header; Label Studio would empty the hook's action list
     on a PATCH without it, so connect must send everything."""
     adapter = LabelStudioAdapter(ls_server.url, ls_server.admin_pat)
-    service.cli("connect", "--project", str(project_id), "--no-sync")
+    service.cli("connect", "--project", str(project_id), "--no-sync", "--no-check")
     service.config.write_text(service.config.read_text().replace(SECRET, "a-rotated-secret-0123456789"))
 
-    out = service.cli("connect", "--project", str(project_id), "--no-sync").stdout
+    out = service.cli("connect", "--project", str(project_id), "--no-sync", "--no-check").stdout
 
     assert "updated webhook" in out and "headers" in out
     (hook,) = our_hooks(adapter, project_id, service.webhook_url)
@@ -77,30 +78,35 @@ def service_settings(service: ServiceProcess):  # type: ignore[no-untyped-def]
 def test_connect_works_with_a_legacy_token(ls_server, project_id, sqlite_url, tmp_path):
     legacy = ls_server.enable_legacy_tokens()
     service = ServiceProcess(tmp_path, sqlite_url, label_studio_url=ls_server.url, api_key=legacy)
-    out = service.cli("connect", "--project", str(project_id)).stdout
+    out = service.cli("connect", "--project", str(project_id), "--no-check").stdout
     assert "authenticated as admin@lsqa.test" in out and "initial sync: project" in out
 
 
 @pytest.mark.parametrize(
-    ("url", "key", "expected"),
+    ("url", "key", "expected", "hint"),
     [
-        (None, "not-a-real-token", "401"),
-        ("http://127.0.0.1:1", None, "127.0.0.1:1"),
+        (None, "not-a-real-token", "401", BAD_TOKEN_HINT),
+        ("http://127.0.0.1:1", None, "127.0.0.1:1", "Is Label Studio running at http://127.0.0.1:1?"),
     ],
 )
-def test_connect_fails_with_one_clear_line(ls_server, project_id, sqlite_url, tmp_path, url, key, expected):
+def test_connect_fails_with_one_clear_line_and_what_to_do(
+    ls_server, project_id, sqlite_url, tmp_path, url, key, expected, hint
+):
     service = ServiceProcess(
         tmp_path, sqlite_url, label_studio_url=url or ls_server.url, api_key=key or ls_server.admin_pat
     )
     result = service.cli("connect", "--project", str(project_id), check=False)
     assert result.returncode == 1
     assert result.stdout == ""
-    (line,) = result.stderr.strip().splitlines()
+    line, advice = result.stderr.strip().splitlines()
     assert line.startswith("lsqa: ") and expected in line
+    assert advice.startswith("lsqa: what to do: ") and hint in advice
     assert "Traceback" not in result.stderr
 
 
-def test_connect_to_an_unknown_project_says_so(ls_server, service):
+def test_connect_to_an_unknown_project_lists_the_projects_there_are(ls_server, project_id, service):
     result = service.cli("connect", "--project", "999999", check=False)
     assert result.returncode == 1
-    assert "404" in result.stderr and "Traceback" not in result.stderr
+    line, advice = result.stderr.strip().splitlines()
+    assert line == "lsqa: Label Studio has no project 999999 that this account can see"
+    assert f"{project_id} 'connect tests'" in advice and "Traceback" not in result.stderr

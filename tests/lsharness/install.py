@@ -17,7 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-DEFAULT_VERSION = "1.23.2"
+# The version the tests and the demo run against; LSQA_LS_VERSION picks another (bench/compat.py runs the
+# real-server tests against each supported release this way).
+NEWEST_TESTED_VERSION = "1.23.2"
+DEFAULT_VERSION = os.environ.get("LSQA_LS_VERSION") or NEWEST_TESTED_VERSION
 MARKER_NAME = ".lsqa-installed"
 
 
