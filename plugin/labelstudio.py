@@ -3,21 +3,22 @@
 Built on ``label_studio_sdk.LabelStudio`` (2.x) for what the SDK does well: authentication (a Personal
 Access Token is swapped for short-lived Bearer tokens and refreshed behind a lock; any non-JWT key is sent
 as a legacy ``Token``, see ``label-studio-notes.md`` §0), base URL handling, timeouts, and retries of
-connection errors and 5xx. Requests go through the SDK's own HTTP client and answers stay Label Studio's
+connection errors and 5xx (not for POSTs, which create things). Requests go through the SDK's own HTTP client and answers stay Label Studio's
 plain JSON: the rest of the service parses exactly that JSON (the same shapes arrive in webhook bodies),
 while the SDK's typed models would re-type fields such as timestamps.
 
 Every failure -- unreachable server, timeout, bad key, unknown id, server error -- becomes one
-:class:`LabelStudioError` whose message is a single line and never contains the API key.
+:class:`LabelStudioError` whose message is a single line and never contains the API key, and which
+says whether trying again can help (``retryable``) and whether the call may have taken effect
+(``maybe_applied``). Inside a job (plugin.attempts), a retried create first looks for what the
+earlier attempt made (docs/alerts.md).
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
 from plugin.attempts import current_attempt
+from plugin.resend import MARKER_KEY, find_marked_task, retry_after_seconds, same_annotation
 
 TASK_FIELDS = (
     "id",
@@ -51,9 +53,6 @@ ANNOTATION_FIELDS = (
 )
 _BODY_LIMIT = 200
 RETRYABLE_STATUSES = frozenset({408, 429})  # and every 5xx
-MARKER_KEY = "lsqa_create"  # meta key naming a task we create, until the creation is confirmed
-MARKER_PAGES = 20  # newest task pages searched for a marker (100 tasks each)
-MARKER_CLOCK_MARGIN = timedelta(minutes=10)
 
 
 class LabelStudioError(Exception):
@@ -229,42 +228,13 @@ class LabelStudioAdapter:
         if attempt is None:
             return dict(self._request("POST", "api/tasks/", json={"project": int(project_id), "data": data}))
         marker = attempt.marker("task", int(project_id), data)
-        task = self._find_marked_task(project_id, marker, attempt.since) if attempt.is_retry else None
+        task = (
+            find_marked_task(self._request, project_id, marker, attempt.since) if attempt.is_retry else None
+        )
         if task is None:
             body = {"project": int(project_id), "data": data, "meta": {MARKER_KEY: marker}}
             task = dict(self._request("POST", "api/tasks/", json=body))
         return dict(self._request("PATCH", f"api/tasks/{int(task['id'])}/", json={"meta": {}}))
-
-    def _find_marked_task(
-        self, project_id: int, marker: str, since: datetime | None
-    ) -> dict[str, Any] | None:
-        """The task of this project carrying ``marker`` in its meta, newest first, created since ``since``."""
-        items = []
-        if since is not None:  # a margin for the clocks of two hosts
-            after = (since - MARKER_CLOCK_MARGIN).isoformat()
-            items.append(
-                {
-                    "filter": "filter:tasks:created_at",
-                    "operator": "greater",
-                    "type": "Datetime",
-                    "value": after,
-                }
-            )
-        query = json.dumps({"filters": {"conjunction": "and", "items": items}, "ordering": ["-tasks:id"]})
-        for page in range(1, MARKER_PAGES + 1):
-            params = {"project": int(project_id), "fields": "task_only", "page": page, "page_size": 100}
-            try:
-                found = self._request("GET", "api/tasks/", params={**params, "query": query})["tasks"]
-            except LabelStudioError as exc:
-                if exc.status == 404:  # past the last page
-                    return None
-                raise
-            for task in found:
-                if (task.get("meta") or {}).get(MARKER_KEY) == marker:
-                    return dict(task)
-            if len(found) < params["page_size"]:
-                return None
-        return None
 
     def update_task(self, task_id: int, **fields: Any) -> dict[str, Any]:
         return dict(self._request("PATCH", f"api/tasks/{int(task_id)}/", json=fields))
@@ -298,7 +268,7 @@ class LabelStudioAdapter:
         if attempt is not None and attempt.is_retry:  # an earlier attempt may have created it
             mine = completed_by if completed_by is not None else int(self.whoami()["id"])
             for done in self._request("GET", f"api/tasks/{int(task_id)}/annotations/"):
-                if _same_annotation(_plain_annotation(done), mine, result, was_cancelled):
+                if same_annotation(_plain_annotation(done), mine, result, was_cancelled):
                     return dict(done)
         return dict(self._request("POST", f"api/tasks/{int(task_id)}/annotations/", json=body))
 
@@ -382,7 +352,7 @@ class LabelStudioAdapter:
                 f"Label Studio {what} failed: {response.status_code} {response.reason_phrase}: "
                 f"{_short_body(response.text)}",
                 response.status_code,
-                retry_after=_retry_after(response.headers.get("retry-after")),
+                retry_after=retry_after_seconds(response.headers.get("retry-after")),
                 maybe_applied=response.status_code >= 500,
             )
         if not response.content:
@@ -395,38 +365,10 @@ class LabelStudioAdapter:
             ) from exc
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header: a number of seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 def _plain_task(task: dict[str, Any]) -> dict[str, Any]:
     plain = {key: task.get(key) for key in TASK_FIELDS}
     plain["annotations"] = [_plain_annotation(a) for a in task.get("annotations") or []]
     return plain
-
-
-def _same_annotation(
-    annotation: dict[str, Any], completed_by: int, result: list[dict[str, Any]], was_cancelled: bool
-) -> bool:
-    """Whether ``annotation`` is the one a create with these values makes (for a retried create)."""
-    return (
-        annotation["completed_by"] == completed_by
-        and bool(annotation["was_cancelled"]) == was_cancelled
-        and (annotation["result"] or []) == result
-    )
 
 
 def _plain_annotation(annotation: dict[str, Any]) -> dict[str, Any]:

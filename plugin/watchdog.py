@@ -10,7 +10,7 @@ happen (plugin.jobs).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -151,7 +151,7 @@ def check_kappa_trends(conn: Connection, batches: int, now: datetime) -> list[in
     return raised
 
 
-def kappa_falling(series: list[Mapping[str, Any]]) -> bool:
+def kappa_falling(series: Sequence[Mapping[str, Any]]) -> bool:
     """Whether kappa falls across these batches (oldest first), on evidence, not on noise.
 
     Every batch's kappa is below the one before it, and the drop is beyond sampling noise: the

@@ -79,17 +79,26 @@ def removed_member_key(ls_server: LabelStudioServer, annotator: Annotator) -> st
 def test_a_403_fails_each_job_once_and_alerts_once(
     ls_server: LabelStudioServer, make_annotator: Callable[[], Annotator], store: Store
 ) -> None:
-    project_id = ls_server.create_project("refused", LABEL_CONFIG, show_overlap_first=True)
+    project_id = ls_server.create_project("refused", LABEL_CONFIG)
+    (task_id,) = ls_server.import_tasks(project_id, [{"text": "sampled"}])
     key = removed_member_key(ls_server, make_annotator())
     with LabelStudioAdapter(ls_server.url, key) as adapter:
-        injector = GoldInjector(store, lambda: adapter)
-        enqueue_repairs(store, project_id, n=2)
-        run_twice(store, injector.handlers())
+
+        def add_skip(job: Job) -> None:  # what OverlapSetter and the gold injector send
+            adapter.create_annotation(task_id, result=[], was_cancelled=True)
+            with store.begin() as conn:
+                finish_job(conn, job.id)
+
+        with store.begin() as conn:
+            for i in range(2):
+                enqueue_job(conn, "add_skip", f"skip:{i}", {}, project_id=project_id)
+        run_twice(store, {"add_skip": retry_when_unreachable(add_skip)})
 
     rows = job_rows(store)
     assert [(r["status"], r["attempts"]) for r in rows] == [("failed", 1), ("failed", 1)]
-    assert all("403" in r["last_error"] for r in rows)
+    assert all(" 403 " in r["last_error"] for r in rows), rows[0]["last_error"]
     assert alert_kinds(store) == ["job_failed"]
+    assert ls_server.api.json("GET", f"/api/tasks/{task_id}/")["total_annotations"] == 0
 
 
 def test_a_deleted_project_fails_the_job_for_good(ls_server: LabelStudioServer, store: Store) -> None:
