@@ -3,9 +3,9 @@
 Built on ``label_studio_sdk.LabelStudio`` (2.x) for what the SDK does well: authentication (a Personal
 Access Token is swapped for short-lived Bearer tokens and refreshed behind a lock; any non-JWT key is sent
 as a legacy ``Token``, see ``label-studio-notes.md`` §0), base URL handling, timeouts, and retries of
-connection errors and 5xx (not for POSTs, which create things). Requests go through the SDK's own HTTP client and answers stay Label Studio's
-plain JSON: the rest of the service parses exactly that JSON (the same shapes arrive in webhook bodies),
-while the SDK's typed models would re-type fields such as timestamps.
+connection errors and 5xx (not for POSTs, which create things). Requests go through the SDK's own HTTP
+client and answers stay Label Studio's plain JSON: the rest of the service parses exactly that JSON (the
+same shapes arrive in webhook bodies), while the SDK's typed models would re-type fields such as timestamps.
 
 Every failure -- unreachable server, timeout, bad key, unknown id, server error -- becomes one
 :class:`LabelStudioError` whose message is a single line and never contains the API key, and which
@@ -267,7 +267,8 @@ class LabelStudioAdapter:
         attempt = current_attempt()
         if attempt is not None and attempt.is_retry:  # an earlier attempt may have created it
             mine = completed_by if completed_by is not None else int(self.whoami()["id"])
-            for done in self._request("GET", f"api/tasks/{int(task_id)}/annotations/"):
+            # The task, not /annotations/, which leaves out skips (1.23.2 AnnotationsListAPI).
+            for done in self._request("GET", f"api/tasks/{int(task_id)}/").get("annotations") or []:
                 if same_annotation(_plain_annotation(done), mine, result, was_cancelled):
                     return dict(done)
         return dict(self._request("POST", f"api/tasks/{int(task_id)}/annotations/", json=body))

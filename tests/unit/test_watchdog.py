@@ -130,3 +130,28 @@ def test_sync_failing_for_n_intervals_alerts_once_per_episode(store):
     assert fail(t1) is None and fail(t1 + timedelta(seconds=899)) is None
     assert fail(t1 + timedelta(seconds=900)) is not None
     assert alert_kinds(store) == ["sync_failing", "sync_failing"]
+
+
+def test_the_worker_reports_each_sync_outcome(store, store_url):
+    from plugin.labelstudio import LabelStudioError
+    from plugin.settings import load_settings
+    from plugin.store.schema import projects
+    from plugin.store.schema_alerts import alert_causes
+    from plugin.worker import Worker
+
+    env = {
+        "LABEL_STUDIO_URL": "http://127.0.0.1:1",
+        "LABEL_STUDIO_API_KEY": "k",
+        "LSQA_WEBHOOK_SECRET": "x" * 16,
+        "LSQA_DATABASE_URL": store_url,
+    }
+    with store.begin() as conn:
+        conn.execute(projects.insert().values(id=4, connected=True))
+
+    def unreachable():
+        raise LabelStudioError("cannot reach Label Studio at http://127.0.0.1:1")
+
+    assert Worker(store, load_settings(None, env=env), adapter_factory=unreachable).sync_connected() is False
+    with store.read() as conn:
+        cause = conn.execute(select(alert_causes)).mappings().one()
+    assert cause["cause_key"] == "sync_failing:4" and cause["cleared_at"] is None
