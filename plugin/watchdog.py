@@ -168,7 +168,7 @@ def kappa_falling(series: Sequence[Mapping[str, Any]]) -> bool:
     kappas = [float(b["kappa"]) for b in series]
     if len(kappas) < 2 or any(later >= earlier for earlier, later in zip(kappas, kappas[1:], strict=False)):
         return False
-    first_ci, last_ci = series[0].get("kappa_ci"), series[-1].get("kappa_ci")
-    if first_ci and last_ci:
-        return float(last_ci[1]) < float(first_ci[0])
+    first_ci, last_ci = series[0].get("kappa_ci") or [None], series[-1].get("kappa_ci") or [None, None]
+    if first_ci[0] is not None and last_ci[-1] is not None:
+        return float(last_ci[-1]) < float(first_ci[0])
     return kappas[0] - kappas[-1] >= POINT_DROP_WITHOUT_INTERVALS
