@@ -13,15 +13,18 @@ import logging
 import re
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import requests
+from sqlalchemy import Connection
 
 from plugin.quality.decision import Decision, QuizResult
+from plugin.store.alert_causes import Cause, claim_alert, note_cause, set_cause_alert
 
 Severity = Literal["info", "warning", "critical"]
 Channel = Literal["log", "slack", "email"]
@@ -181,8 +184,22 @@ def send_email(alert: Alert, settings: AlertSettings) -> ChannelDelivery:
     return ChannelDelivery("email", target, True)
 
 
+def configured_channels(settings: AlertSettings) -> tuple[Channel, ...]:
+    """The channels an alert goes to: the log always, Slack and e-mail when configured."""
+    channels: list[Channel] = ["log"]
+    if settings.slack_webhook_url:
+        channels.append("slack")
+    if settings.smtp_host:
+        channels.append("email")
+    return tuple(channels)
+
+
 def deliver_alert(
-    alert: Alert, settings: AlertSettings | None = None, *, logger: logging.Logger | None = None
+    alert: Alert,
+    settings: AlertSettings | None = None,
+    *,
+    logger: logging.Logger | None = None,
+    channels: Collection[str] | None = None,
 ) -> DeliveryRecord:
     """Log the alert, then send it to every configured channel; never raises.
 
@@ -193,6 +210,8 @@ def deliver_alert(
         Default: log only.
     logger : logging.Logger, optional
         Default: this module's logger (``plugin.alerts``).
+    channels : collection of str, optional
+        Only these of the configured channels (a retry skips the ones already reached).
 
     Returns
     -------
@@ -201,17 +220,20 @@ def deliver_alert(
     """
     settings = settings or AlertSettings()
     logger = logger or LOG
-    logger.log(
-        LEVELS.get(alert.severity, logging.WARNING),
-        "alert %s (project %s): %s",
-        alert.kind,
-        alert.project_id,
-        render_text(alert, settings).replace("\n\n", "\n").replace("\n", " | "),
-    )
-    deliveries = [ChannelDelivery("log", logger.name, True)]
-    if settings.slack_webhook_url:
+    wanted = [c for c in configured_channels(settings) if channels is None or c in channels]
+    deliveries = []
+    if "log" in wanted:
+        logger.log(
+            LEVELS.get(alert.severity, logging.WARNING),
+            "alert %s (project %s): %s",
+            alert.kind,
+            alert.project_id,
+            render_text(alert, settings).replace("\n\n", "\n").replace("\n", " | "),
+        )
+        deliveries.append(ChannelDelivery("log", logger.name, True))
+    if "slack" in wanted:
         deliveries.append(send_slack(alert, settings))
-    if settings.smtp_host:
+    if "email" in wanted:
         deliveries.append(send_email(alert, settings))
     for failed in (d for d in deliveries if not d.delivered):
         logger.error(
@@ -253,3 +275,31 @@ def quiz_alert(project_id: int, annotator: str, result: QuizResult, *, attempt: 
         ),
         details={"attempt": attempt, "accuracy": round(result.accuracy, 3), "pass mark": result.pass_mark},
     )
+
+
+def raise_alert_once(
+    conn: Connection, cause_key: str, alert: Alert, *, now: datetime | None = None
+) -> int | None:
+    """Raise ``alert`` unless its cause already raised one in the current episode.
+
+    ``cause_key`` names the cause, not the event (``job_failed:3:create_copy``, ``sync_failing:3``):
+    the first call of an episode records the alert and enqueues its delivery, later calls only
+    count the cause as seen again, until :func:`plugin.store.alert_causes.clear_cause` ends the
+    episode. Returns the new alert's id, or None when it was raised before.
+    """
+    cause = note_cause(conn, cause_key, project_id=alert.project_id, now=now)
+    return alert_for_cause(conn, cause, alert, now=now)
+
+
+def alert_for_cause(
+    conn: Connection, cause: Cause, alert: Alert, *, now: datetime | None = None
+) -> int | None:
+    """Raise ``alert`` for a cause noted with :func:`note_cause`, if its episode has none yet (for
+    causes that are worth an alert only once they last, e.g. an annotator on watch for a day)."""
+    if cause.alerted or not claim_alert(conn, cause.key, now):
+        return None
+    from plugin.gold.review import raise_alert  # records it and enqueues delivery; imports plugin.jobs
+
+    alert_id = raise_alert(conn, alert)
+    set_cause_alert(conn, cause.key, alert_id)
+    return alert_id

@@ -3,7 +3,11 @@
 A job is enqueued in the same transaction as the event that made it necessary (so a crash can
 neither lose it nor run it for an event that was rolled back), under a dedupe key (so replaying
 the event enqueues nothing new), and run afterwards, outside any transaction. A job whose call
-fails because Label Studio is down or slow stays pending and is retried with back-off.
+fails because Label Studio is down or slow stays pending and is retried with back-off (longer if
+Label Studio asks, ``Retry-After``), up to ``worker.job_max_attempts`` attempts; a call Label Studio
+refuses for good (a 4xx other than 408 and 429) fails the job at once. A job that fails for good is
+recorded (``status`` failed, ``last_error``) and alerted, once per project and job kind until a job
+of that kind succeeds again (docs/alerts.md).
 """
 
 from __future__ import annotations
@@ -16,15 +20,22 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from plugin.alerts import Alert, raise_alert_once
+from plugin.attempts import Attempt, running_attempt
 from plugin.store import Store
+from plugin.store.alert_causes import clear_cause
 from plugin.store.dialect import insert
 from plugin.store.schema import jobs
+from plugin.store.timestamps import as_utc
 
 log = logging.getLogger(__name__)
 RUNNING_LEASE = timedelta(minutes=10)
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
-BACKOFF_SECONDS = (2, 5, 15, 30, 60, 120, 300)
+BACKOFF_SECONDS = (2, 5, 15, 30, 60, 120, 300, 600, 1200, 1800)
+MAX_RETRY_AFTER = 3600.0  # seconds: a longer Retry-After is capped
+MAX_ATTEMPTS = 20  # default of worker.job_max_attempts: about six hours of back-off
+UNALERTED_KINDS = frozenset({"send_alert"})  # an alert about failing alerts would go the same way
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,8 @@ class Job:
     project_id: int | None
     payload: dict[str, Any]
     attempts: int
+    dedupe_key: str = ""
+    created_at: datetime | None = None
 
 
 def enqueue_job(
@@ -62,7 +75,15 @@ def enqueue_job(
 def due_jobs(conn: Connection, limit: int, now: datetime | None = None) -> list[Job]:
     now = now or datetime.now(UTC)
     query = (
-        select(jobs.c.id, jobs.c.kind, jobs.c.project_id, jobs.c.payload, jobs.c.attempts)
+        select(
+            jobs.c.id,
+            jobs.c.kind,
+            jobs.c.project_id,
+            jobs.c.payload,
+            jobs.c.attempts,
+            jobs.c.dedupe_key,
+            jobs.c.created_at,
+        )
         .where(jobs.c.status == PENDING, jobs.c.run_after <= now)
         .order_by(jobs.c.id)
         .limit(limit)
@@ -72,24 +93,66 @@ def due_jobs(conn: Connection, limit: int, now: datetime | None = None) -> list[
 
 
 def finish_job(conn: Connection, job_id: int, status: str = DONE, note: str | None = None) -> None:
+    """Record a job's outcome. A failure is alerted (once per project and kind); a success ends
+    that alert's episode, so the next failure of the kind alerts again."""
     conn.execute(update(jobs).where(jobs.c.id == job_id).values(status=status, last_error=note))
+    if status not in (DONE, FAILED):
+        return
+    row = conn.execute(
+        select(jobs.c.kind, jobs.c.project_id, jobs.c.attempts).where(jobs.c.id == job_id)
+    ).first()
+    if row is None or row.kind in UNALERTED_KINDS:
+        return
+    if status == DONE:
+        clear_cause(conn, failure_cause(row.project_id, row.kind))
+    else:
+        alert_job_failure(conn, job_id, row.kind, row.project_id, row.attempts, note or "")
 
 
-def postpone_job(conn: Connection, job: Job, error: str, max_attempts: int | None = None) -> str:
+def failure_cause(project_id: int | None, kind: str) -> str:
+    return f"job_failed:{project_id}:{kind}"
+
+
+def alert_job_failure(
+    conn: Connection, job_id: int, kind: str, project_id: int | None, attempts: int, error: str
+) -> int | None:
+    alert = Alert(
+        kind="job_failed",
+        severity="critical",
+        project_id=project_id,
+        title=f"Project {project_id}: a {kind} job failed for good",
+        text=(
+            f"{error[:500]}. It will not be retried; later {kind} jobs that fail the same way are "
+            "counted, not alerted, until one succeeds."
+        ),
+        details={"job": job_id, "job kind": kind, "attempts": attempts},
+    )
+    return raise_alert_once(conn, failure_cause(project_id, kind), alert)
+
+
+def postpone_job(
+    conn: Connection, job: Job, error: str, max_attempts: int | None = None, delay: float | None = None
+) -> str:
+    """Count a failed attempt and schedule the next after back-off (at least ``delay`` seconds, as
+    Label Studio's ``Retry-After`` asks); after ``max_attempts`` attempts the job fails for good."""
     attempts = job.attempts + 1
-    delay = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
-    status = FAILED if max_attempts is not None and attempts >= max_attempts else PENDING
+    backoff = float(BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1])
+    wait = max(backoff, min(delay or 0.0, MAX_RETRY_AFTER))
+    if max_attempts is not None and attempts >= max_attempts:
+        conn.execute(update(jobs).where(jobs.c.id == job.id).values(attempts=attempts))
+        finish_job(conn, job.id, FAILED, f"gave up after {attempts} attempts: {error}"[:2000])
+        return FAILED
     conn.execute(
         update(jobs)
         .where(jobs.c.id == job.id)
         .values(
             attempts=attempts,
-            status=status,
+            status=PENDING,
             last_error=error[:2000],
-            run_after=datetime.now(UTC) + timedelta(seconds=delay),
+            run_after=datetime.now(UTC) + timedelta(seconds=wait),
         )
     )
-    return status
+    return PENDING
 
 
 def count_jobs(conn: Connection, kind: str, key_prefix: str) -> int:
@@ -107,11 +170,21 @@ def pending_jobs(conn: Connection, kind: str, key_prefix: str) -> int:
 
 
 class RetryLater(Exception):
-    """A job's outside call failed in a way worth retrying (Label Studio down or slow, ...)."""
+    """A job's outside call failed in a way worth retrying (Label Studio down or slow, ...);
+    ``delay``: the least number of seconds to wait (Label Studio's ``Retry-After``)."""
+
+    def __init__(self, message: str, *, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class JobFailed(Exception):
+    """A job's outside call failed for good (Label Studio refused it: 400, 403, 404, ...)."""
 
 
 def retry_when_unreachable(run: Callable[[Job], None]) -> Callable[[Job], None]:
-    """A job handler whose Label Studio failures (``LabelStudioError``) are retried with back-off."""
+    """A job handler whose Label Studio failures (``LabelStudioError``) are retried with back-off
+    when they are worth it (``retryable``) and fail the job otherwise."""
 
     def handler(job: Job) -> None:
         from plugin.labelstudio import LabelStudioError  # the SDK is heavy to import; only when needed
@@ -119,17 +192,27 @@ def retry_when_unreachable(run: Callable[[Job], None]) -> Callable[[Job], None]:
         try:
             run(job)
         except LabelStudioError as exc:
-            raise RetryLater(str(exc)) from exc
+            if exc.final:
+                raise JobFailed(str(exc)) from exc
+            raise RetryLater(str(exc), delay=exc.retry_after) from exc
 
     return handler
 
 
-def run_due_jobs(store: Store, handlers: Mapping[str, Callable[[Job], None]], limit: int = 20) -> int:
+def run_due_jobs(
+    store: Store,
+    handlers: Mapping[str, Callable[[Job], None]],
+    limit: int = 20,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> int:
     """Run the jobs that are due, each by the handler of its kind; returns how many were claimed.
 
     A handler finishes its job itself (``finish_job``) in the transaction that records the outcome;
-    raising :class:`RetryLater` postpones it with back-off. Claiming pushes ``run_after`` past a
-    lease, so another worker does not take the job meanwhile, and a crashed run is retried.
+    raising :class:`RetryLater` postpones it with back-off, :class:`JobFailed` fails it. Claiming
+    pushes ``run_after`` past a lease, so another worker does not take the job meanwhile, and a
+    crashed run is retried. Each handler runs inside :func:`plugin.attempts.running_attempt`, which
+    lets the adapter check, on a retry, whether a create sent before took effect.
     """
     with store.begin() as conn:
         claimed = due_jobs(conn, limit)
@@ -143,10 +226,33 @@ def run_due_jobs(store: Store, handlers: Mapping[str, Callable[[Job], None]], li
             with store.begin() as conn:
                 finish_job(conn, job.id, FAILED, f"no handler for job kind {job.kind!r}")
             continue
-        try:
-            handler(job)
-        except RetryLater as exc:
-            with store.begin() as conn:
-                status = postpone_job(conn, job, str(exc))
-            log.warning("job %d (%s) postponed (%s): %s", job.id, job.kind, status, exc)
+        run_job(store, job, handler, max_attempts)
     return len(claimed)
+
+
+def run_job(store: Store, job: Job, handler: Callable[[Job], None], max_attempts: int = MAX_ATTEMPTS) -> None:
+    """Run one claimed job: postpone it on :class:`RetryLater`, fail it for good on :class:`JobFailed`
+    (or on a RetryLater caused by a final Label Studio error)."""
+    since = as_utc(job.created_at) if job.created_at else None
+    try:
+        with running_attempt(Attempt(job.dedupe_key or f"job:{job.id}", job.attempts + 1, since)):
+            handler(job)
+    except JobFailed as exc:
+        fail_job(store, job, str(exc))
+    except RetryLater as exc:
+        # A handler of its own (not wrapped above) may turn a final Label Studio refusal into RetryLater.
+        if getattr(exc.__cause__, "final", False):
+            fail_job(store, job, str(exc))
+            return
+        delay = exc.delay if exc.delay is not None else getattr(exc.__cause__, "retry_after", None)
+        with store.begin() as conn:
+            status = postpone_job(conn, job, str(exc), max_attempts, delay)
+        log.warning("job %d (%s) postponed (%s): %s", job.id, job.kind, status, exc)
+
+
+def fail_job(store: Store, job: Job, error: str) -> None:
+    """Fail a claimed job for good: recorded on the job, alerted once per project and kind."""
+    with store.begin() as conn:
+        conn.execute(update(jobs).where(jobs.c.id == job.id).values(attempts=job.attempts + 1))
+        finish_job(conn, job.id, FAILED, error[:2000])
+    log.error("job %d (%s) failed for good: %s", job.id, job.kind, error)

@@ -3,12 +3,15 @@
 Built on ``label_studio_sdk.LabelStudio`` (2.x) for what the SDK does well: authentication (a Personal
 Access Token is swapped for short-lived Bearer tokens and refreshed behind a lock; any non-JWT key is sent
 as a legacy ``Token``, see ``label-studio-notes.md`` §0), base URL handling, timeouts, and retries of
-connection errors and 5xx. Requests go through the SDK's own HTTP client and answers stay Label Studio's
-plain JSON: the rest of the service parses exactly that JSON (the same shapes arrive in webhook bodies),
-while the SDK's typed models would re-type fields such as timestamps.
+connection errors and 5xx (not for POSTs, which create things). Requests go through the SDK's own HTTP
+client and answers stay Label Studio's plain JSON: the rest of the service parses exactly that JSON (the
+same shapes arrive in webhook bodies), while the SDK's typed models would re-type fields such as timestamps.
 
 Every failure -- unreachable server, timeout, bad key, unknown id, server error -- becomes one
-:class:`LabelStudioError` whose message is a single line and never contains the API key.
+:class:`LabelStudioError` whose message is a single line and never contains the API key, and which
+says whether trying again can help (``retryable``) and whether the call may have taken effect
+(``maybe_applied``). Inside a job (plugin.attempts), a retried create first looks for what the
+earlier attempt made (docs/alerts.md).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from typing import Any
 import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
+
+from plugin.attempts import current_attempt
+from plugin.resend import MARKER_KEY, find_marked_task, retry_after_seconds, same_annotation
 
 TASK_FIELDS = (
     "id",
@@ -46,14 +52,39 @@ ANNOTATION_FIELDS = (
     "updated_at",
 )
 _BODY_LIMIT = 200
+RETRYABLE_STATUSES = frozenset({408, 429})  # and every 5xx
 
 
 class LabelStudioError(Exception):
-    """A call to Label Studio failed. ``status`` is the HTTP status, or None if no answer came back."""
+    """A call to Label Studio failed. ``status`` is the HTTP status, or None if no answer came back.
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    ``retryable``: worth trying again later -- no answer (connection error, timeout), 408, 429 or a
+    5xx; any other 4xx is ``final`` (asking again gets the same answer). ``retry_after``: seconds
+    Label Studio asked us to wait (``Retry-After``), if it said. ``maybe_applied``: the request may
+    have reached Label Studio and taken effect although no success came back (a timeout or a dropped
+    connection after sending, a 5xx): a non-idempotent call must be checked before it is sent again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        *,
+        retry_after: float | None = None,
+        maybe_applied: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
+        self.maybe_applied = maybe_applied
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status in RETRYABLE_STATUSES or self.status >= 500
+
+    @property
+    def final(self) -> bool:
+        return not self.retryable
 
 
 @dataclass(frozen=True)
@@ -192,8 +223,23 @@ class LabelStudioAdapter:
         return dict(self._request("PATCH", f"api/projects/{int(project_id)}/", json=fields))
 
     def create_task(self, project_id: int, data: dict[str, Any]) -> dict[str, Any]:
-        """A new task with exactly this data (``POST /api/tasks/``, which never reuses an id)."""
-        return dict(self._request("POST", "api/tasks/", json={"project": int(project_id), "data": data}))
+        """A new task with exactly this data (``POST /api/tasks/``, which never reuses an id).
+
+        Inside a job, the task is created with a marker in ``meta`` that a retry of the job looks
+        for first, so a lost answer never makes a second task; the marker is then removed, because
+        task meta reaches annotators' browsers (notes §5) and a gold copy must look like any task.
+        """
+        attempt = current_attempt()
+        if attempt is None:
+            return dict(self._request("POST", "api/tasks/", json={"project": int(project_id), "data": data}))
+        marker = attempt.marker("task", int(project_id), data)
+        task = (
+            find_marked_task(self._request, project_id, marker, attempt.since) if attempt.is_retry else None
+        )
+        if task is None:
+            body = {"project": int(project_id), "data": data, "meta": {MARKER_KEY: marker}}
+            task = dict(self._request("POST", "api/tasks/", json=body))
+        return dict(self._request("PATCH", f"api/tasks/{int(task['id'])}/", json={"meta": {}}))
 
     def update_task(self, task_id: int, **fields: Any) -> dict[str, Any]:
         return dict(self._request("PATCH", f"api/tasks/{int(task_id)}/", json=fields))
@@ -223,6 +269,13 @@ class LabelStudioAdapter:
             body["completed_by"] = int(completed_by)
         if lead_time is not None:
             body["lead_time"] = lead_time
+        attempt = current_attempt()
+        if attempt is not None and attempt.is_retry:  # an earlier attempt may have created it
+            mine = completed_by if completed_by is not None else int(self.whoami()["id"])
+            # The task, not /annotations/, which leaves out skips (1.23.2 AnnotationsListAPI).
+            for done in self._request("GET", f"api/tasks/{int(task_id)}/").get("annotations") or []:
+                if same_annotation(_plain_annotation(done), mine, result, was_cancelled):
+                    return dict(done)
         return dict(self._request("POST", f"api/tasks/{int(task_id)}/annotations/", json=body))
 
     # -- relabeling -----------------------------------------------------------------------------------------
@@ -250,18 +303,34 @@ class LabelStudioAdapter:
     def assign_task(self, project_id: int, task_id: int, user_ids: list[int]) -> None:
         """Make ``user_ids`` the task's annotators (task assignment)."""
         body = {"type": "AN", "users": [int(u) for u in user_ids]}
-        self._request("POST", f"api/projects/{int(project_id)}/tasks/{int(task_id)}/assignees", json=body)
+        path = f"api/projects/{int(project_id)}/tasks/{int(task_id)}/assignees"
+        attempt = current_attempt()
+        if attempt is not None and attempt.is_retry:  # an earlier attempt may have assigned them
+            assigned = {int(a["assignee"]) for a in self._request("GET", path) or [] if a.get("type") == "AN"}
+            if assigned >= set(body["users"]):
+                return
+        self._request("POST", path, json=body)
 
     def pause_annotator(self, project_id: int, user_id: int, reason: str) -> None:
         """Stop an annotator from labeling in a project until a manager resumes them."""
         body = {"reason": "ANNOTATOR_EVALUATION", "verbose_reason": reason[:500]}
-        self._request("POST", f"api/projects/{int(project_id)}/members/{int(user_id)}/pauses/", json=body)
+        path = f"api/projects/{int(project_id)}/members/{int(user_id)}/pauses/"
+        attempt = current_attempt()
+        retry = attempt is not None and attempt.is_retry  # an earlier attempt may have paused them
+        if retry and any(p.get("deleted_at") is None for p in self._request("GET", path) or []):
+            return
+        self._request("POST", path, json=body)
 
     # -- transport -------------------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One call through the SDK's HTTP client (auth headers, retries); JSON answer or LabelStudioError."""
+        """One call through the SDK's HTTP client (auth headers, retries); JSON answer or LabelStudioError.
+
+        The SDK re-sends a request after a 5xx or a dropped connection; a POST creates something, so
+        it is sent once here, and the caller decides (see ``maybe_applied``)."""
         what = f"{method} /{path}"
+        if method == "POST":
+            kwargs["request_options"] = {"max_retries": 0}
         try:
             response = self._client._client_wrapper.httpx_client.request(path, method=method, **kwargs)
         except ApiError as exc:  # raised by the SDK's PAT refresh (e.g. a revoked or foreign token)
@@ -272,11 +341,13 @@ class LabelStudioAdapter:
             ) from exc
         except httpx.TimeoutException as exc:
             raise LabelStudioError(
-                f"Label Studio at {self.url} did not answer {what} in time ({exc})"
+                f"Label Studio at {self.url} did not answer {what} in time ({exc})",
+                maybe_applied=not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout),
             ) from exc
         except httpx.HTTPError as exc:
             raise LabelStudioError(
-                f"cannot reach Label Studio at {self.url} ({what}): {_one_line(exc)}"
+                f"cannot reach Label Studio at {self.url} ({what}): {_one_line(exc)}",
+                maybe_applied=not isinstance(exc, httpx.ConnectError),
             ) from exc
         except ValueError as exc:  # the SDK parses a failed refresh as JSON; an HTML page breaks that
             raise LabelStudioError(
@@ -287,6 +358,8 @@ class LabelStudioAdapter:
                 f"Label Studio {what} failed: {response.status_code} {response.reason_phrase}: "
                 f"{_short_body(response.text)}",
                 response.status_code,
+                retry_after=retry_after_seconds(response.headers.get("retry-after")),
+                maybe_applied=response.status_code >= 500,
             )
         if not response.content:
             return None
@@ -294,7 +367,7 @@ class LabelStudioAdapter:
             return response.json()
         except ValueError as exc:
             raise LabelStudioError(
-                f"Label Studio {what} answered non-JSON: {_short_body(response.text)}"
+                f"Label Studio {what} answered non-JSON: {_short_body(response.text)}", maybe_applied=True
             ) from exc
 
 

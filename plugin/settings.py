@@ -113,6 +113,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between reconciliations with the Label Studio API (0 disables).",
         minimum=0,
     ),
+    Setting(
+        "worker.job_max_attempts",
+        int,
+        20,
+        "Attempts before a job whose Label Studio call keeps failing (down, slow, 5xx) fails for good.",
+        minimum=1,
+    ),
     Setting("gold.enabled", bool, True, "Seed hidden gold copies into annotators' queues."),
     Setting(
         "gold.rate",
@@ -261,6 +268,30 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("alerts.smtp_password", str, None, "SMTP password.", env="LSQA_SMTP_PASSWORD", secret=True),
     Setting("alerts.email_from", str, None, "Sender address of alert e-mail."),
     Setting("alerts.email_to", list, [], "Recipients of alert e-mail."),
+    Setting(
+        "alerts.delivery_attempts", int, 6, "Attempts to deliver an alert on a failing channel.", minimum=1
+    ),
+    Setting(
+        "alerts.sync_failure_intervals",
+        int,
+        3,
+        "Alert when a project's sync has failed for this many `worker.sync_interval`s.",
+        minimum=1,
+    ),
+    Setting(
+        "alerts.watch_hours",
+        float,
+        24.0,
+        "Alert when an annotator stays on watch this many hours.",
+        minimum=0,
+    ),
+    Setting(
+        "alerts.kappa_trend_batches",
+        int,
+        3,
+        "Alert when kappa falls across this many consecutive batches.",
+        minimum=2,
+    ),
     Setting(
         "api.token",
         str,

@@ -9,22 +9,20 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugin.agreement import engine as agreement_engine
-from plugin.alerts import Alert, deliver_alert
+from plugin.alert_delivery import send_alert_job
 from plugin.audit import engine as audit_engine
-from plugin.audit import trail_facts
 from plugin.events import EventError, parse_event
 from plugin.gold.engine import GoldContext, react_to_event
 from plugin.gold.injector import GoldInjector
 from plugin.gold.schedule import GoldPlan
-from plugin.jobs import Job, finish_job, run_due_jobs
+from plugin.jobs import Job, run_due_jobs
 from plugin.records import Changes
 from plugin.relabel import engine as relabel_engine
 from plugin.settings import Settings, alert_settings, review_settings
@@ -43,7 +41,9 @@ from plugin.store.inbox import (
     processed_among,
     record_failure,
 )
-from plugin.store.schema import alerts, projects
+from plugin.store.schema import projects
+from plugin.watchdog import CHECK_EVERY_SECONDS as WATCHDOG_EVERY_SECONDS
+from plugin.watchdog import check_dead_ends, note_sync_outcome
 
 if TYPE_CHECKING:
     from plugin.labelstudio import LabelStudioAdapter
@@ -206,18 +206,9 @@ class Worker:
         log.warning("event %d (%s) failed: %s; now %s", event.id, event.action, type(exc).__name__, status)
 
     def _send_alert(self, job: Job) -> None:
-        with self.store.read() as conn:
-            row = conn.execute(select(alerts).where(alerts.c.id == job.payload["alert_id"])).mappings().one()
-        details = dict(row["details"])
-        alert = Alert(
-            row["kind"], row["severity"], row["project_id"], row["title"], details.pop("text", ""), details
+        send_alert_job(
+            self.store, self.alert_settings, job, attempts=self.settings["alerts.delivery_attempts"]
         )
-        record = deliver_alert(alert, self.alert_settings)
-        with self.store.begin() as conn:
-            delivered = [asdict(d) for d in record.deliveries]
-            conn.execute(update(alerts).where(alerts.c.id == row["id"]).values(delivered=delivered))
-            trail_facts.alert_sent(conn, row["id"], record)
-            finish_job(conn, job.id)
 
     def apply_retention(self, stop: threading.Event | None = None) -> int:
         """Erase the raw bodies of events processed more than ``worker.inbox_retention_days`` ago
@@ -263,8 +254,10 @@ class Worker:
             try:
                 adapter = adapter or self._adapter_factory()
                 log.info("sync: %s", sync_project(self.store, adapter, project_id).describe())
+                note_sync_outcome(self.store, self.settings, project_id, True)
             except LabelStudioError as exc:
                 log.warning("sync of project %d postponed: %s", project_id, exc)
+                note_sync_outcome(self.store, self.settings, project_id, False, str(exc))
                 ok = False
         return ok
 
@@ -272,12 +265,13 @@ class Worker:
         """Process events until ``stop`` is set; sync at start (to recover missed events) and then
         every ``worker.sync_interval`` seconds."""
         interval = self.settings["worker.sync_interval"]
-        next_sync = next_retention = time.monotonic()
+        next_sync = next_retention = next_watchdog = time.monotonic()
         failures = 0
         while not stop.is_set():
             try:
                 busy = self.process_batch() > 0
-                busy = run_due_jobs(self.store, self.job_handlers) > 0 or busy
+                max_attempts = self.settings["worker.job_max_attempts"]
+                busy = run_due_jobs(self.store, self.job_handlers, max_attempts=max_attempts) > 0 or busy
                 if interval and time.monotonic() >= next_sync:
                     failures = 0 if self.sync_connected() else failures + 1
                     delay = (
@@ -286,6 +280,9 @@ class Worker:
                         else SYNC_RETRY_SECONDS[min(failures, len(SYNC_RETRY_SECONDS)) - 1]
                     )
                     next_sync = time.monotonic() + min(interval, delay)
+                if time.monotonic() >= next_watchdog:
+                    check_dead_ends(self.store, self.settings)
+                    next_watchdog = time.monotonic() + WATCHDOG_EVERY_SECONDS
                 if not busy and time.monotonic() >= next_retention:
                     self.apply_retention(stop)
                     next_retention = time.monotonic() + RETENTION_EVERY_SECONDS

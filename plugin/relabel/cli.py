@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from plugin.commands import StoreFactory, add_verb
 from plugin.jobs import PENDING as JOB_PENDING
-from plugin.jobs import RUNNING_LEASE, Job, RetryLater, enqueue_job, postpone_job
+from plugin.jobs import RUNNING_LEASE, Job, JobFailed, RetryLater, enqueue_job, fail_job, postpone_job
 from plugin.relabel.candidates import collect_candidates
 from plugin.relabel.engine import relabel_settings
 from plugin.relabel.profile import relabel_plan
@@ -110,6 +110,9 @@ def _run_claimed(store: Store, handlers: dict[str, Callable[[Job], None]], keys:
             with store.begin() as conn:
                 postpone_job(conn, job, str(exc))
             notes.append(f"{job.kind} postponed, the worker retries it: {exc}")
+        except JobFailed as exc:  # Label Studio refused the call for good (plugin.jobs)
+            fail_job(store, job, str(exc))
+            notes.append(f"{job.kind} failed: {exc}")
     return "; ".join(notes)
 
 
