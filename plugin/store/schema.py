@@ -222,4 +222,4 @@ jobs = Table(
 )
 
 # Later features keep their tables in their own modules, on this same metadata.
-from plugin.store import schema_agreement, schema_audit, schema_relabel  # noqa: E402,F401
+from plugin.store import schema_agreement, schema_audit, schema_dashboard, schema_relabel  # noqa: E402,F401
