@@ -70,9 +70,28 @@ def _keep_running(
             stop.wait(0.05)
 
 
+def start_service(workdir, database_url, server_settings: str = "") -> ServiceProcess:
+    service = ServiceProcess(workdir, database_url, extra="worker:\n  enabled: false\n")
+    config = service.config.read_text()
+    service.config.write_text(config.replace("server:\n", "server:\n" + server_settings, 1))
+    try:
+        return service.start()
+    except RuntimeError:
+        service.kill()
+        raise
+
+
 @pytest.fixture
 def service(tmp_path, sqlite_url):
-    service = ServiceProcess(tmp_path, sqlite_url, extra="worker:\n  enabled: false\n").start()
+    service = start_service(tmp_path, sqlite_url)
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="module")
+def impatient_service(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("impatient")
+    service = start_service(workdir, f"sqlite:///{workdir / 'lsqa.sqlite3'}", "  read_timeout: 1\n")
     yield service
     service.stop()
 
@@ -106,3 +125,34 @@ def test_thirty_slow_unauthenticated_clients_do_not_delay_real_events(service):
         stop.set()
     print("status and seconds of each event:", answers)  # shown with -s
     assert [status for status, _ in answers] == [200] * 5, answers
+
+
+def answer_to(port: int, request: bytes) -> bytes:
+    """Send ``request`` and nothing more; what the server answers before it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+WITH_SECRET = (
+    "POST /webhooks/label-studio HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    f"X-LSQA-Secret: {SECRET}\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "answer"),
+    [
+        ((WITH_SECRET + "Content-Length: 1000\r\n\r\n").encode() + b'{"action"', b"HTTP/1.1 408 "),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"HTTP/1.1 408 "),  # headers never end
+        # More than the worker reads ahead: a thread reads on, until the deadline cuts it off.
+        ((WITH_SECRET + "Content-Length: 900000\r\n\r\n").encode() + b" " * 600_000, b"HTTP/1.1 400 "),
+    ],
+    ids=["short-body", "unended-headers", "short-large-body"],
+)
+def test_a_request_not_sent_in_time_is_cut_off(impatient_service, request_bytes, answer):
+    """Even with the secret: a client gets server.read_timeout for its whole request, then an answer."""
+    assert answer_to(impatient_service.port, request_bytes).startswith(answer)
