@@ -58,8 +58,12 @@ def record_login_attempt(store: Store, client: str, now: datetime, window: timed
     """
     with store.begin() as conn:
         conn.execute(delete(login_attempts).where(login_attempts.c.attempted_at <= now - window))
-        result = conn.execute(login_attempts.insert().values(client=client[:64], attempted_at=now))
-    return int(result.inserted_primary_key[0])
+        inserted = conn.execute(
+            login_attempts.insert()
+            .values(client=client[:64], attempted_at=now)
+            .returning(login_attempts.c.id)
+        )
+        return int(inserted.scalar_one())
 
 
 def earlier_attempts(store: Store, client: str, attempt_id: int, since: datetime) -> list[datetime]:
