@@ -24,8 +24,10 @@ def gunicorn_command(settings: Settings) -> list[str]:
         sys.executable,
         "-m",
         "gunicorn",
+        # gthread, with requests read in its event loop so slow clients never hold a thread;
+        # server.read_timeout bounds how long they may take (webhooks/slowclients.py).
         "--worker-class",
-        "gthread",
+        "webhooks.slowclients.BufferingThreadWorker",
         "--workers",
         str(settings["server.workers"]),
         "--threads",

@@ -1,6 +1,7 @@
 """Dashboard login: enforced on every page, session cookie flags, CSRF on the forms, 503 when unset."""
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from dashboardseed import PASSWORD, USERNAME, dashboard_env, seeded_app
@@ -153,12 +154,19 @@ def test_a_session_reads_the_api_even_while_the_token_api_is_off(store, sqlite_u
     app.extensions["lsqa"]["writer"].close()
 
 
-def test_failed_logins_are_throttled_per_address_even_for_the_right_password(app, client):
+def wait_for(throttle, client: str) -> int:
+    """The wait ``client`` would be told, without counting an attempt."""
+    attempt, wait = throttle.begin(client)
+    throttle.forget(attempt)
+    return wait
+
+
+def test_failed_logins_are_throttled_per_address_even_for_the_right_password(app, store, client):
     from webhooks.dashboard.auth import LoginThrottle
 
-    now = [1000.0]
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
     throttle = app.extensions["lsqa"]["login_throttle"] = LoginThrottle(
-        allowed=3, window=600, clock=lambda: now[0]
+        store, allowed=3, window=600, clock=lambda: now[0]
     )
     for _ in range(3):
         assert login(client, password="wrong").status_code == 401
@@ -166,23 +174,63 @@ def test_failed_logins_are_throttled_per_address_even_for_the_right_password(app
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "600"
     assert "Too many failed logins" in refused.get_data(as_text=True)
     assert client.get("/dashboard/").status_code == 302  # no session was started
-    assert throttle.retry_after("10.0.0.9") == 0  # other addresses are not affected
-    now[0] += 601  # the failures leave the window
+    assert wait_for(throttle, "10.0.0.9") == 0  # other addresses are not affected
+    now[0] += timedelta(seconds=601)  # the failures leave the window
     assert login(client).status_code == 302
     assert client.get("/dashboard/").status_code == 200
-    assert throttle.retry_after("127.0.0.1") == 0  # a success clears the count
+    assert wait_for(throttle, "127.0.0.1") == 0  # a success clears the count
 
 
-def test_the_throttle_forgets_failures_outside_its_window():
+def test_the_throttle_forgets_failures_outside_its_window(store):
     from webhooks.dashboard.auth import LoginThrottle
 
-    now = [0.0]
-    throttle = LoginThrottle(allowed=2, window=10, clock=lambda: now[0])
-    throttle.failed("a")
-    now[0] = 6
-    throttle.failed("a")
-    assert throttle.retry_after("a") == 4  # until the first failure is 10 s old
-    now[0] = 10.5
-    assert throttle.retry_after("a") == 0
-    throttle.failed("a")
-    assert throttle.retry_after("a") == 6
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    now = [start]
+    throttle = LoginThrottle(store, allowed=2, window=10, clock=lambda: now[0])
+    throttle.begin("a")
+    now[0] = start + timedelta(seconds=6)
+    throttle.begin("a")
+    assert wait_for(throttle, "a") == 4  # until the first failure is 10 s old
+    now[0] = start + timedelta(seconds=10.5)
+    assert wait_for(throttle, "a") == 0
+    throttle.begin("a")
+    assert wait_for(throttle, "a") == 6
+
+
+def test_refused_attempts_do_not_count(store):
+    from webhooks.dashboard.auth import LoginThrottle
+
+    throttle = LoginThrottle(store, allowed=2, window=600)
+    for _ in range(5):
+        assert wait_for(throttle, "b") == 0
+
+
+def test_a_copied_cookie_is_void_after_logout(client, app):
+    login(client)
+    copied = client.get_cookie("lsqa_session").value
+    page = client.get("/dashboard/", base_url="https://localhost").get_data(as_text=True)
+    client.post("/dashboard/logout", data={"csrf": csrf_of(page)}, base_url="https://localhost")
+    thief = app.test_client()
+    thief.set_cookie("lsqa_session", copied, domain="localhost")
+    assert thief.get("/dashboard/", base_url="https://localhost").status_code == 302
+    assert thief.get("/api/v1/projects", base_url="https://localhost").status_code == 401
+
+
+def test_a_large_form_is_refused_unread_and_the_connection_closed(client):
+    response = client.post(
+        "/dashboard/login",
+        data={"username": "x" * 100_000, "password": "y"},
+        base_url="https://localhost",
+    )
+    assert response.status_code == 413
+    assert response.headers["Connection"] == "close"
+
+
+def test_the_webhook_keeps_its_own_larger_limit(client):
+    body = b'{"action": "PROJECT_UPDATED", "pad": "' + b"x" * 200_000 + b'"}'
+    headers = {"Content-Type": "application/json", "X-LSQA-Secret": "0123456789abcdef0123"}
+    response = client.post("/webhooks/label-studio", data=body, headers=headers)
+    assert response.status_code == 200 and "Connection" not in response.headers
+    del headers["X-LSQA-Secret"]
+    refused = client.post("/webhooks/label-studio", data=body, headers=headers)
+    assert refused.status_code == 401 and refused.headers["Connection"] == "close"

@@ -15,7 +15,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 
@@ -24,6 +23,7 @@ from webhooks.dashboard.auth import (
     credentials_match,
     csrf_ok,
     csrf_token,
+    end_current_session,
     logged_in,
     missing_settings,
     start_session,
@@ -82,31 +82,36 @@ def _security_headers(response: Response) -> Response:
 def login() -> Any:
     error, status, headers = None, 200, {}
     if request.method == "POST":
-        form = request.form
-        throttle = current_app.extensions["lsqa"]["login_throttle"]
-        client = request.remote_addr or ""
-        wait = throttle.retry_after(client)
-        if wait:  # checked before the password, so guessing on gets nowhere
-            minutes = (wait + 59) // 60
-            error, status = f"Too many failed logins: try again in {minutes} minute(s).", 429
-            headers["Retry-After"] = str(wait)
-        elif not csrf_ok(form.get("csrf")):
-            error, status = "The form expired: please try again.", 401
-        elif credentials_match(form.get("username", ""), form.get("password", "")):
-            throttle.succeeded(client)
-            start_session(form["username"])
+        error, status, wait = _check_login(request.form, request.remote_addr or "")
+        if error is None:
             return redirect(_safe_next(request.args.get("next")))
-        else:
-            throttle.failed(client)
-            error, status = "Wrong user name or password.", 401
+        if wait:
+            headers["Retry-After"] = str(wait)
     return render_template("dashboard/login.html", error=error, csrf=csrf_token()), status, headers
+
+
+def _check_login(form: Any, client: str) -> tuple[str | None, int, int]:
+    """(error or None when logged in, status, seconds to wait)."""
+    throttle = current_app.extensions["lsqa"]["login_throttle"]
+    attempt, wait = throttle.begin(client)
+    if wait:  # checked before the password, so guessing on gets nowhere
+        throttle.forget(attempt)
+        return f"Too many failed logins: try again in {(wait + 59) // 60} minute(s).", 429, wait
+    if not csrf_ok(form.get("csrf")):
+        throttle.forget(attempt)
+        return "The form expired: please try again.", 401, 0
+    if credentials_match(form.get("username", ""), form.get("password", "")):
+        throttle.succeeded(client)
+        start_session(form["username"])
+        return None, 302, 0
+    return "Wrong user name or password.", 401, 0  # the attempt stays counted
 
 
 @dashboard.post("/logout")
 def logout() -> Any:
     if not csrf_ok(request.form.get("csrf")):
         abort(400, "missing or wrong CSRF token")
-    session.clear()
+    end_current_session()
     return redirect(url_for("dashboard.login"))
 
 
