@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from plugin.events import HANDLED_ACTIONS, parse_project
 from plugin.labelstudio import LabelStudioAdapter
+from plugin.logs import mask_url_password
 from plugin.settings import Settings
 from plugin.store import Store
 from plugin.store.domain import upsert_project
@@ -58,7 +59,9 @@ def connect_project(
     report = ConnectReport()
     info = adapter.server_info()
     me = adapter.whoami()
-    report.say(f"Label Studio {info.version} ({info.edition}) at {settings['label_studio.url']}")
+    report.say(
+        f"Label Studio {info.version} ({info.edition}) at {mask_url_password(settings['label_studio.url'])}"
+    )
     report.say(f"authenticated as {me.get('email') or me.get('username')} (user {me.get('id')})")
     project = adapter.get_project(project_id)
     report.say(f"project {project_id}: {project.get('title')!r}")
@@ -74,7 +77,7 @@ def connect_project(
         hook = adapter.create_webhook(
             project_id, url=want["url"], headers=want["headers"], actions=want["actions"]
         )
-        report.say(f"created webhook {hook['id']} -> {want['url']}")
+        report.say(f"created webhook {hook['id']} -> {mask_url_password(want['url'])}")
         report.changed = True
     else:
         hook, extras = hooks[0], hooks[1:]
@@ -90,7 +93,7 @@ def connect_project(
             report.say(f"updated webhook {hook['id']}: {', '.join(sorted(diff))}")
             report.changed = True
         else:
-            report.say(f"webhook {hook['id']} already up to date -> {want['url']}")
+            report.say(f"webhook {hook['id']} already up to date -> {mask_url_password(want['url'])}")
     report.webhook_id = hook["id"]
     with store.begin() as conn:
         upsert_project(conn, parse_project(project), 0)

@@ -22,6 +22,8 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
+from plugin.logs import mask_url_password
+
 TASK_FIELDS = (
     "id",
     "project",
@@ -267,11 +269,11 @@ class LabelStudioAdapter:
             ) from exc
         except httpx.TimeoutException as exc:
             raise LabelStudioError(
-                f"Label Studio at {self.url} did not answer {what} in time ({exc})"
+                mask_url_password(f"Label Studio at {self.url} did not answer {what} in time ({exc})")
             ) from exc
         except httpx.HTTPError as exc:
             raise LabelStudioError(
-                f"cannot reach Label Studio at {self.url} ({what}): {_one_line(exc)}"
+                mask_url_password(f"cannot reach Label Studio at {self.url} ({what}): {_one_line(exc)}")
             ) from exc
         except ValueError as exc:  # the SDK parses a failed refresh as JSON; an HTML page breaks that
             raise LabelStudioError(
