@@ -163,6 +163,18 @@ def log_in(browser, base):
     wait_for_url(browser, lambda url: "/dashboard/login" not in url, "the page after logging in")
 
 
+def submit_late(browser, delay_ms=700):
+    """Make the next submission of the page's form start its navigation ``delay_ms`` after the click,
+    as on a loaded machine: chromedriver then returns from the click before the page changes, so a
+    lookup that does not wait sees the old page (NoSuchElementException, seen in CI)."""
+    browser.execute_script(
+        "const form = document.querySelector('form');"
+        "form.addEventListener('submit', event => {"
+        "  event.preventDefault(); setTimeout(() => form.submit(), arguments[0]); });",
+        delay_ms,
+    )
+
+
 def svg_count(browser, selector):
     return len(browser.find_elements(By.CSS_SELECTOR, selector))
 
@@ -173,6 +185,7 @@ def test_dashboard_login_is_enforced_and_every_page_renders(server, browser):
     assert "/dashboard/login" in browser.current_url
     browser.find_element(By.NAME, "username").send_keys(USERNAME)
     browser.find_element(By.NAME, "password").send_keys("wrong password")
+    submit_late(browser)
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     error = wait_for_element(browser, ".error", "the login page's error after a wrong password")
     assert "Wrong user name or password" in error.text
