@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import requests
 from sqlalchemy import Connection
 
+from plugin.logs import mask_url_password
 from plugin.quality.decision import Decision, QuizResult
 from plugin.store.alert_causes import Cause, claim_alert, note_cause, set_cause_alert
 
@@ -143,7 +144,7 @@ def slack_payload(alert: Alert, settings: AlertSettings) -> dict[str, Any]:
 def send_slack(alert: Alert, settings: AlertSettings) -> ChannelDelivery:
     """POST the alert to the incoming webhook; a non-2xx answer or a network error is a failure."""
     url = settings.slack_webhook_url or ""
-    target = urlsplit(url).netloc or "?"
+    target = urlsplit(mask_url_password(url)).netloc or "?"
     try:
         response = requests.post(url, json=slack_payload(alert, settings), timeout=settings.slack_timeout)
     except requests.RequestException as exc:

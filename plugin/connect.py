@@ -12,6 +12,7 @@ from sqlalchemy import update
 from plugin.events import HANDLED_ACTIONS, parse_project
 from plugin.firstrun import SetupError, check_version
 from plugin.labelstudio import LabelStudioAdapter, LabelStudioError
+from plugin.logs import mask_url_password
 from plugin.settings import Settings
 from plugin.store import Store
 from plugin.store.domain import upsert_project
@@ -65,7 +66,9 @@ def connect_project(
     report = ConnectReport()
     info = adapter.server_info()
     me = adapter.whoami()
-    report.say(f"Label Studio {info.version} ({info.edition}) at {settings['label_studio.url']}")
+    report.say(
+        f"Label Studio {info.version} ({info.edition}) at {mask_url_password(settings['label_studio.url'])}"
+    )
     report.say(check_version(info.version))
     report.say(f"authenticated as {me.get('email') or me.get('username')} (user {me.get('id')})")
     project = _get_project(adapter, project_id)
@@ -82,7 +85,7 @@ def connect_project(
         hook = adapter.create_webhook(
             project_id, url=want["url"], headers=want["headers"], actions=want["actions"]
         )
-        report.say(f"created webhook {hook['id']} -> {want['url']}")
+        report.say(f"created webhook {hook['id']} -> {mask_url_password(want['url'])}")
         report.changed = True
     else:
         hook, extras = hooks[0], hooks[1:]
@@ -98,7 +101,7 @@ def connect_project(
             report.say(f"updated webhook {hook['id']}: {', '.join(sorted(diff))}")
             report.changed = True
         else:
-            report.say(f"webhook {hook['id']} already up to date -> {want['url']}")
+            report.say(f"webhook {hook['id']} already up to date -> {mask_url_password(want['url'])}")
     report.webhook_id = hook["id"]
     with store.begin() as conn:
         upsert_project(conn, parse_project(project), 0)

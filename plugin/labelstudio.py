@@ -27,6 +27,7 @@ from label_studio_sdk.core.api_error import ApiError
 
 from plugin.attempts import current_attempt
 from plugin.resend import MARKER_KEY, find_marked_task, retry_after_seconds, same_annotation
+from plugin.logs import mask_url_password
 
 TASK_FIELDS = (
     "id",
@@ -341,12 +342,12 @@ class LabelStudioAdapter:
             ) from exc
         except httpx.TimeoutException as exc:
             raise LabelStudioError(
-                f"Label Studio at {self.url} did not answer {what} in time ({exc})",
+                mask_url_password(f"Label Studio at {self.url} did not answer {what} in time ({exc})"),
                 maybe_applied=not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout),
             ) from exc
         except httpx.HTTPError as exc:
             raise LabelStudioError(
-                f"cannot reach Label Studio at {self.url} ({what}): {_one_line(exc)}",
+                mask_url_password(f"cannot reach Label Studio at {self.url} ({what}): {_one_line(exc)}"),
                 maybe_applied=not isinstance(exc, httpx.ConnectError),
             ) from exc
         except ValueError as exc:  # the SDK parses a failed refresh as JSON; an HTML page breaks that

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from plugin.logs import mask_url_password
 from plugin.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def serve(settings: Settings) -> int:
         "listening on http://%s:%s (webhook %s)",
         settings["server.host"],
         settings["server.port"],
-        settings.webhook_url,
+        mask_url_password(settings.webhook_url),
     )
     stopping = False
 

@@ -8,13 +8,14 @@ overrides, ``config.example.yaml`` and the README's settings table are all check
 from __future__ import annotations
 
 import copy
+import math
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
+from plugin.settings_file import SettingsFileError, read_settings_file
 
 
 class ConfigError(Exception):
@@ -259,6 +260,7 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         0.75,
         "Kappa below which a label category raises a guideline-review alert.",
+        minimum=-1.0,
     ),
     Setting(
         "agreement.bootstrap",
@@ -354,6 +356,48 @@ _CHOICES = {
     "quality.preset": {"default", "safety_critical", "nlp"},
     "agreement.batch_mode": {"import", "every_n"},
 }
+# Upper bounds, kept beside the choices so that settings appended to SETTINGS need no edit here. Ratios
+# stop at 1; ports at 65535; counts, sizes and intervals at values far past any real use, so that a typo
+# (an extra zero or three) is caught rather than tying up memory, a thread or a core.
+_MAXIMUM: dict[str, float] = {
+    "label_studio.timeout": 600,
+    "webhook.max_body_bytes": 2**30,
+    "server.port": 65535,
+    "server.workers": 64,
+    "server.threads": 256,
+    "worker.poll_interval": 60,
+    "worker.batch_size": 10_000,
+    "worker.max_attempts": 100,
+    "worker.inbox_retention_days": 3650,
+    "worker.sync_interval": 86_400,
+    "gold.rate": 1,
+    "gold.jitter": 1,
+    "gold.onboarding_items": 1000,
+    "gold.quiz_items": 1000,
+    "quality.threshold": 1,
+    "quality.min_answers": 100_000,
+    "quality.window": 100_000,
+    "quality.quiz_pass_mark": 1,
+    "quality.quiz_retries": 100,
+    "relabel.project_id": 2**63 - 1,
+    "relabel.boundary_iou": 1,
+    "relabel.boundary_f1": 1,
+    "relabel.systematic_min_answers": 100_000,
+    "relabel.systematic_accuracy": 1,
+    "agreement.batch_size": 1_000_000,
+    "agreement.sample_rate": 1,
+    "agreement.kappa_threshold": 1,
+    "agreement.bootstrap": 100_000,
+    "alerts.smtp_port": 65535,
+}
+# Label Studio accepts ^[a-zA-Z0-9-_]+$ for webhook header names, but gunicorn (>= 22) drops every
+# header whose name has "_" (header_map="drop"), so such a secret would never arrive: every event 401.
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]+")
+# Framing and hop-by-hop headers: HTTP clients, proxies and servers set, rewrite or strip them.
+_RESERVED_HEADERS = frozenset(
+    {"content-length", "content-type", "content-encoding", "host", "connection", "keep-alive", "te"}
+    | {"transfer-encoding", "trailer", "upgrade", "expect", "proxy-connection", "proxy-authorization"}
+)
 
 
 class Settings(Mapping[str, Any]):
@@ -425,8 +469,8 @@ def _check(setting: Setting, value: Any) -> None:
             where = f" (or ${setting.env})" if setting.env else ""
             raise ConfigError(f"{setting.key}: required value missing{where}")
         return
-    if setting.minimum is not None and value < setting.minimum:
-        raise ConfigError(f"{setting.key}: must be at least {setting.minimum}")
+    if setting.type in (int, float):
+        _check_range(setting.key, value, setting.minimum, _MAXIMUM.get(setting.key))
     choices = _CHOICES.get(setting.key)
     if choices and value not in choices:
         raise ConfigError(f"{setting.key}: must be one of {', '.join(sorted(choices))}")
@@ -438,14 +482,43 @@ def _check(setting: Setting, value: Any) -> None:
                 raise ConfigError(
                     f"{setting.key}: expected project id: preset pairs, got {project!r}: {preset!r}"
                 )
-    if setting.key == "agreement.sample_rate" and value > 1:
-        raise ConfigError("agreement.sample_rate: must be at most 1")
-    if setting.key == "webhook.secret" and len(value) < 16:
-        raise ConfigError("webhook.secret: must be at least 16 characters")
-    if setting.key == "dashboard.session_secret" and len(value) < 32:
-        raise ConfigError("dashboard.session_secret: must be at least 32 characters")
-    if setting.key == "webhook.header" and not value.replace("-", "").replace("_", "").isalnum():
-        raise ConfigError("webhook.header: only letters, digits, '-' and '_' (Label Studio's rule)")
+            _check_range(f"{setting.key}.{project}", project, 1, 2**63 - 1)
+    if setting.secret:
+        _check_secret(setting.key, value)
+    if setting.key == "webhook.header":
+        _check_header_name(value)
+
+
+def _check_range(key: str, value: float, minimum: float | None, maximum: float | None) -> None:
+    if isinstance(value, float) and not math.isfinite(
+        value
+    ):  # NaN passes every comparison; `poll_interval: .nan` spun a core
+        raise ConfigError(f"{key}: must be a finite number")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{key}: must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{key}: must be at most {maximum}")
+
+
+def _check_secret(key: str, value: str) -> None:
+    # Refused, not stripped: the value is compared byte for byte with what Label Studio, a browser or
+    # an API client sends, and quietly using something other than what was written would make a
+    # mismatch nobody can see. Never echo the value.
+    if value != value.strip():
+        raise ConfigError(f"{key}: has leading or trailing whitespace (a secret is used exactly as written)")
+    minimum = {"webhook.secret": 16, "dashboard.session_secret": 32}.get(key)
+    if minimum and len(value) < minimum:
+        raise ConfigError(f"{key}: must be at least {minimum} characters")
+
+
+def _check_header_name(name: str) -> None:
+    if not _HEADER_NAME.fullmatch(name):
+        raise ConfigError(
+            "webhook.header: only letters, digits and '-' (Label Studio also allows '_', "
+            "but gunicorn drops headers with '_')"
+        )
+    if name.lower() in _RESERVED_HEADERS:
+        raise ConfigError(f"webhook.header: {name} is set by HTTP itself; choose another name")
 
 
 def load_settings(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Settings:
@@ -454,15 +527,9 @@ def load_settings(path: str | os.PathLike[str] | None, env: Mapping[str, str] | 
     raw: dict[str, Any] = {}
     if path is not None:
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"config: cannot read {path}: {exc.strerror}") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"config: {path} is not valid YAML{where}") from None
+            loaded = read_settings_file(path)
+        except SettingsFileError as exc:
+            raise ConfigError(f"config: {exc}") from None
         raw = _flatten(loaded or {})
     unknown = sorted(set(raw) - set(_BY_KEY))
     if unknown:

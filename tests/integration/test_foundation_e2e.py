@@ -5,7 +5,6 @@ made while the service was down, which the start-up sync recovers.
 """
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from lsharness import Annotator, LabelStudioServer
 from servicefixtures import ServiceProcess
 from sqlalchemy import select
+from waiting import wait_for
 
 from plugin.labelstudio import LabelStudioAdapter
 from plugin.store import Store
@@ -70,15 +70,6 @@ def label_studio_truth(adapter: LabelStudioAdapter, project_id: int) -> tuple[se
         task_ids.add(task["id"])
         made.update({a["id"]: a["completed_by"] for a in task["annotations"]})
     return task_ids, made
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_annotations_reach_the_store_exactly_once_and_outages_are_recovered(

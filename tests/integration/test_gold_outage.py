@@ -2,7 +2,6 @@
 the copy is made once Label Studio is back."""
 
 import json
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +10,7 @@ from eventfactory import payload
 from lsharness import LabelStudioServer
 from servicefixtures import SECRET, ServiceProcess
 from sqlalchemy import select
+from waiting import wait_for
 
 from plugin.store import Store
 from plugin.store.schema import gold_copies, gold_items, inbox, jobs
@@ -20,15 +20,6 @@ pytestmark = pytest.mark.integration
 LABEL_CONFIG = """<View><Text name="text" value="$text"/>
 <Choices name="c" toName="text"><Choice value="a"/><Choice value="b"/></Choices></View>"""
 RESULT = [{"from_name": "c", "to_name": "text", "type": "choices", "value": {"choices": ["a"]}}]
-
-
-def wait_for(predicate, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_a_copy_due_during_an_outage_is_made_afterwards(
@@ -85,13 +76,13 @@ def test_a_copy_due_during_an_outage_is_made_afterwards(
                 with store.read() as conn:
                     return bool(conn.execute(select(jobs.c.id).where(jobs.c.attempts >= 1)).first())
 
-            assert wait_for(postponed, timeout=30), "the copy job never tried (or never failed)"
+            wait_for(postponed, timeout=30, what="the copy job to try (and fail)")
             assert requests.get(f"{service.base_url}/healthz", timeout=5).status_code == 200
             assert service.proc.poll() is None
-        assert wait_for(lambda: _copy_state(store) == "live", timeout=90), "the copy was never made"
+        wait_for(lambda: _copy_state(store) == "live", timeout=90, what="the copy")
         # The copy's blocker webhooks reach the inbox just before it goes live: let the worker
         # finish them, then every event must have been processed (none failed or parked).
-        assert wait_for(lambda: not _pending_events(store), timeout=60), "events left unprocessed"
+        wait_for(lambda: not _pending_events(store), what="every event processed")
         with store.inbox_read() as conn:
             assert conn.execute(select(inbox.c.status)).scalars().all() == ["done"] * len(
                 conn.execute(select(inbox.c.id)).all()

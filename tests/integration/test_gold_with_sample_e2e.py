@@ -2,13 +2,13 @@
 (overlap 2) and the gold copies are both served first through ``show_overlap_first``, and a copy
 still reaches its target, right after the older sampled tasks."""
 
-import time
 from datetime import UTC, datetime
 
 import pytest
 from lsharness import LabelStudioServer
 from servicefixtures import ServiceProcess
 from sqlalchemy import select
+from waiting import wait_for
 
 from plugin.store import Store
 from plugin.store.schema import gold_answers, gold_copies, gold_items
@@ -19,15 +19,6 @@ pytestmark = pytest.mark.integration
 LABEL_CONFIG = """<View><Text name="text" value="$text"/>
 <Choices name="c" toName="text"><Choice value="a"/><Choice value="b"/></Choices></View>"""
 RESULT = [{"from_name": "c", "to_name": "text", "type": "choices", "value": {"choices": ["a"]}}]
-
-
-def wait_for(predicate, timeout=60, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_gold_copy_reaches_its_target_while_a_sample_is_open(

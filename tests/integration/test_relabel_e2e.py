@@ -6,7 +6,6 @@ source task through our webhook as a new annotation, and the task is tagged ``re
 """
 
 import json
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -16,6 +15,7 @@ import requests
 from lsharness import Annotator, LabelStudioServer
 from servicefixtures import API_TOKEN, ServiceProcess
 from sqlalchemy import func, select
+from waiting import wait_for
 
 from plugin.cli import main
 from plugin.store import Store
@@ -32,15 +32,6 @@ CONFIG = """<View>
 
 def choice(value: str) -> list[dict[str, Any]]:
     return [{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": [value]}}]
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def lsqa(capsys: pytest.CaptureFixture[str], service: ServiceProcess, *args: str) -> str:
@@ -115,7 +106,7 @@ def test_flagged_work_is_relabeled_and_written_back_once(
         reviewer.submit(task["id"], choice("pos"), project_id=relabel_project)
 
         corrected = select(func.count()).where(relabel_items.c.status == "corrected")
-        wait_for(lambda: count(store, corrected) == 1, "the write-back")
+        wait_for(lambda: count(store, corrected) == 1, what="the write-back", timeout=30)
         source = ls_server.api.json("GET", f"/api/tasks/{source_task}/")
         assert source["meta"]["relabeled"] is True
         assert source["meta"]["relabel"][0]["reviewer"] == reviewer.id
@@ -127,7 +118,7 @@ def test_flagged_work_is_relabeled_and_written_back_once(
         # The write-back's ANNOTATION_CREATED came back to us (sent while the job's create call ran):
         # it is not the reviewer's regular work, so no gold schedule starts for them.
         unprocessed = select(func.count()).where(inbox.c.status != "done")
-        wait_for(lambda: count(store, unprocessed, inbox=True) == 0, "the inbox")
+        wait_for(lambda: count(store, unprocessed, inbox=True) == 0, what="the inbox", timeout=30)
         created = select(func.count()).where(inbox.c.action == "ANNOTATION_CREATED")
         assert count(store, created, inbox=True) >= 2
         assert count(store, select(func.count()).where(annotator_states.c.annotator_id == reviewer.id)) == 0

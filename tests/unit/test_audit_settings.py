@@ -1,15 +1,21 @@
 """``settings.changed``: recorded at start only when the effective settings differ, naming the
 keys; secrets (and passwords inside URLs) are never written or printed."""
 
+import hashlib
+import hmac
+import io
 import json
 import logging
+import re
 
 import pytest
 from sqlalchemy import select
 
-from plugin.audit.trail_settings import record_settings_change
+from plugin.audit.trail import record
+from plugin.audit.trail_io import iter_rows, write_rows
+from plugin.audit.trail_settings import _legacy_fingerprint, record_settings_change, snapshot
 from plugin.settings import SETTINGS, load_settings
-from plugin.store.schema_audit import audit_log
+from plugin.store.schema_audit import audit_head, audit_log
 
 SECRETS = {
     "LABEL_STUDIO_API_KEY": "pat-abcdefghijkl",
@@ -69,3 +75,56 @@ def test_settings_change_masks_passwords_in_urls(store, store_url, tmp_path):
     ]
     text = " ".join(settings_rows(store))
     assert "label-pass" not in text and "http://svc:***@127.0.0.1:1" in text
+
+
+def offline_attack_confirms(export: str, guess: str) -> bool:
+    """What an auditor holding only the export can try: every hex string in it as a salt (PBKDF2, as
+    the trail once used) or as an HMAC key, and a plain hash, against every recorded fingerprint."""
+    rows = [json.loads(line)["facts"] for line in export.splitlines()]
+    prints = {s["fingerprint"] for facts in rows for s in facts.get("secrets", []) if s["fingerprint"]}
+    candidates = set(re.findall(r"\b[0-9a-f]{16,}\b", export))
+    tries = {hashlib.sha256(guess.encode()).hexdigest()[:32]}
+    for hex_text in candidates:
+        key = bytes.fromhex(hex_text) if len(hex_text) % 2 == 0 else hex_text.encode()
+        tries.add(hashlib.pbkdf2_hmac("sha256", guess.encode(), key, 100_000).hex()[:32])
+        for message in (guess, f"dashboard.password\0{guess}"):
+            tries.add(hmac.new(key, message.encode(), hashlib.sha256).hexdigest()[:32])
+    return bool(prints & tries)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_an_export_cannot_confirm_a_password_guess(store, store_url, tmp_path, capsys):
+    password = "correct horse battery"
+    record_settings_change(store, settings_with(store_url, tmp_path, LSQA_DASHBOARD_PASSWORD=password))
+    record_settings_change(store, settings_with(store_url, tmp_path, LSQA_DASHBOARD_PASSWORD=password + "!"))
+    export = io.StringIO()
+    with store.read() as conn:
+        write_rows(iter_rows(conn), export, "jsonl")
+    assert not offline_attack_confirms(export.getvalue(), password)
+    assert not offline_attack_confirms(export.getvalue(), password + "!")
+    assert '"dashboard.password"' in export.getvalue()  # the change itself is on record
+    with store.read() as conn:
+        key = conn.execute(select(audit_head.c.hash).where(audit_head.c.id == 2)).scalar_one()
+    assert key not in export.getvalue()
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_row_with_salted_fingerprints_records_no_false_change(store, store_url, tmp_path):
+    """Rows written before the keyed fingerprints are compared as they were written."""
+    settings = settings_with(store_url, tmp_path, LSQA_DASHBOARD_PASSWORD="pw-1")
+    salt = "00112233445566778899aabbccddeeff"
+    shown, hidden = snapshot(settings, _legacy_fingerprint(salt))
+    facts = {
+        "changed": sorted({*shown, *hidden}),
+        "baseline": True,
+        "values": shown,
+        "secrets": [{"setting": k, "fingerprint": v} for k, v in sorted(hidden.items())],
+        "salt": salt,
+        "source": settings.source,
+    }
+    with store.begin() as conn:
+        record(conn, "settings.changed", actor="service", subject="settings", facts=facts)
+    assert record_settings_change(store, settings) == []
+    changed = settings_with(store_url, tmp_path, LSQA_DASHBOARD_PASSWORD="pw-2")
+    assert record_settings_change(store, changed) == ["dashboard.password"]
+    assert "salt" not in json.loads(settings_rows(store)[-1])
