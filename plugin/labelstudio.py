@@ -26,8 +26,8 @@ from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
 from plugin.attempts import current_attempt
-from plugin.resend import MARKER_KEY, find_marked_task, retry_after_seconds, same_annotation
 from plugin.logs import mask_url_password
+from plugin.resend import MARKER_KEY, find_marked_task, retry_after_seconds, same_annotation
 
 TASK_FIELDS = (
     "id",
