@@ -70,7 +70,7 @@ class ServiceProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded machine (2 shared cores) needs more than a minute
         while time.monotonic() < deadline:
             try:
                 if requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
