@@ -27,7 +27,8 @@ from plugin.agreement.compute import annotator_name, sample_disagreements
 from plugin.gold.review import suspect_annotation_ids
 from plugin.relabel.rules import kappa_alert_due
 from plugin.store import Store
-from plugin.store.schema import annotations, flags
+from plugin.store.schema import annotations as annotation_rows
+from plugin.store.schema import flags
 from plugin.store.schema_agreement import agreement_batches
 from plugin.store.schema_relabel import relabel_views
 
@@ -240,5 +241,5 @@ def _tag_tasks(adapter: LabelStudioAdapter, task_ids: Iterable[int], subject: st
 def _task_ids_of(conn: Connection, annotation_ids: list[int]) -> tuple[int, ...]:
     if not annotation_ids:
         return ()
-    query = select(annotations.c.task_id).where(annotations.c.id.in_(annotation_ids))
+    query = select(annotation_rows.c.task_id).where(annotation_rows.c.id.in_(annotation_ids))
     return tuple(sorted({int(t) for t in conn.execute(query).scalars()}))
