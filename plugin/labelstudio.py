@@ -165,6 +165,18 @@ class LabelStudioAdapter:
         so tasks created or deleted while we read cannot shift a page boundary and make us miss a
         task -- a missed task would look deleted to the sync.
         """
+        for task in self._task_pages(project_id, page_size):
+            yield _plain_task(task)
+
+    def iter_predictions(self, project_id: int, page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every prediction of the project, page by page (the tasks' ``predictions`` in the Data
+        Manager list; ``GET /api/predictions/`` has no pages and answers everything at once)."""
+        for task in self._task_pages(project_id, page_size):
+            for prediction in task.get("predictions") or []:
+                yield {**prediction, "task": prediction.get("task") or task["id"]}
+
+    def _task_pages(self, project_id: int, page_size: int) -> Iterator[dict[str, Any]]:
+        """Raw Data Manager tasks in keyset pages (see :meth:`iter_tasks`)."""
         last_id = 0
         while True:
             query = {
@@ -183,8 +195,7 @@ class LabelStudioAdapter:
             }
             params = {"project": int(project_id), "fields": "all", "page": 1, "page_size": page_size}
             page = self._request("GET", "api/tasks/", params={**params, "query": json.dumps(query)})["tasks"]
-            for task in page:
-                yield _plain_task(task)
+            yield from page
             if len(page) < page_size:
                 return
             last_id = int(page[-1]["id"])
@@ -298,6 +309,33 @@ class LabelStudioAdapter:
     def list_predictions(self, project_id: int) -> list[dict[str, Any]]:
         """Every prediction of the project (task, model_version, score, result)."""
         return list(self._request("GET", "api/predictions/", params={"project": int(project_id)}))
+
+    # -- Data Manager tabs (views; Community and Enterprise) ------------------------------------------------
+
+    def list_views(self, project_id: int) -> list[dict[str, Any]]:
+        """The project's Data Manager tabs (id, data.title, data.filters)."""
+        views = self._request("GET", "api/dm/views/", params={"project": int(project_id)})
+        return [v for v in views if v.get("project") == int(project_id)]
+
+    def create_view(self, project_id: int, title: str, filters: dict[str, Any]) -> dict[str, Any]:
+        body = {"project": int(project_id), "data": {"title": title, "filters": filters}}
+        return dict(self._request("POST", "api/dm/views/", json=body))
+
+    def update_view(
+        self, view_id: int, project_id: int, title: str, filters: dict[str, Any]
+    ) -> dict[str, Any]:
+        body = {"project": int(project_id), "data": {"title": title, "filters": filters}}
+        return dict(self._request("PATCH", f"api/dm/views/{int(view_id)}/", json=body))
+
+    def delete_view(self, view_id: int) -> bool:
+        """Delete a tab; False if it was already gone (someone closed it in the Data Manager)."""
+        try:
+            self._request("DELETE", f"api/dm/views/{int(view_id)}/")
+        except LabelStudioError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     # -- Enterprise only (Community answers 404, shared/label-studio-notes.md §4) ---------------------------
 

@@ -239,6 +239,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Scan projects with scored model predictions for label issues (confident learning, cleanlab).",
     ),
     Setting(
+        "relabel.push_interval",
+        int,
+        600,
+        "Seconds between the worker's relabel pushes and scans (0: only by lsqa relabel push).",
+        minimum=0,
+    ),
+    Setting(
+        "relabel.systematic_max_items",
+        int,
+        50,
+        "Most records one annotator's systematic error patterns queue for relabeling (newest first).",
+        minimum=1,
+    ),
+    Setting(
         "agreement.enabled", bool, True, "Double-annotate a sample of every batch and measure agreement."
     ),
     Setting(
@@ -268,6 +282,13 @@ SETTINGS: tuple[Setting, ...] = (
         1000,
         "Bootstrap resamples behind each agreement interval (0: no intervals).",
         minimum=0,
+    ),
+    Setting(
+        "agreement.min_items",
+        int,
+        30,
+        "Items a category needs in a batch's sample before its low kappa can raise an alert.",
+        minimum=1,
     ),
     Setting(
         "alerts.slack_webhook_url",

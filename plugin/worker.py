@@ -25,6 +25,7 @@ from plugin.gold.schedule import GoldPlan
 from plugin.jobs import Job, run_due_jobs
 from plugin.records import Changes
 from plugin.relabel import engine as relabel_engine
+from plugin.relabel.schedule import RelabelSchedule
 from plugin.settings import Settings, alert_settings, review_settings
 from plugin.store import Store, StoreError
 from plugin.store.domain import apply_batch, event_seq
@@ -89,6 +90,8 @@ class Worker:
             **relabel_engine.job_handlers(store, self._adapter_factory, settings),
             **audit_engine.job_handlers(store, self._adapter_factory, settings),
         }
+        # relabel.push_interval: the relabel loop runs without a command
+        self.relabel_schedule = RelabelSchedule(store, settings)
 
     def _default_adapter(self) -> LabelStudioAdapter:
         from plugin.labelstudio import LabelStudioAdapter  # the SDK is heavy to import; only when needed
@@ -272,6 +275,7 @@ class Worker:
                 busy = self.process_batch() > 0
                 max_attempts = self.settings["worker.job_max_attempts"]
                 busy = run_due_jobs(self.store, self.job_handlers, max_attempts=max_attempts) > 0 or busy
+                self.relabel_schedule.tick()
                 if interval and time.monotonic() >= next_sync:
                     failures = 0 if self.sync_connected() else failures + 1
                     delay = (

@@ -21,6 +21,7 @@ from plugin.gold.ledger import label_config_of
 from plugin.gold.review import raise_alert
 from plugin.jobs import finish_job
 from plugin.labelconfig import LabelConfig, parse_label_config
+from plugin.relabel.rules import kappa_alert_due
 from plugin.store import Store
 from plugin.store.schema import annotations, users
 from plugin.store.schema_agreement import agreement_batches
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 class ComputeSettings:
     kappa_threshold: float = 0.75
     n_resamples: int = 1000
+    min_items: int = 30
 
 
 def sample_pairs(conn: Connection, batch: dict[str, Any]) -> list[TaskPair]:
@@ -148,10 +150,15 @@ def save_figures(
     conn: Connection, batch: dict[str, Any], figures: dict[str, Any], settings: ComputeSettings
 ) -> list[int]:
     """Store the figures, record them in the audit trail, and raise one guideline-review alert per
-    category below the threshold that was not alerted for this batch before; returns alert ids."""
+    category below the threshold on evidence (``plugin.relabel.rules.kappa_alert_due``) that was not
+    alerted for this batch before; returns alert ids."""
     now = datetime.now(UTC)
     alerted = list(batch["alerted"] or [])
-    weak = [c for c in figures["per_category"] if c["below_threshold"] and c["label"] not in alerted]
+    weak = [
+        c
+        for c in figures["per_category"]
+        if kappa_alert_due(c, settings.kappa_threshold, settings.min_items) and c["label"] not in alerted
+    ]
     alert_ids = []
     for category in weak:
         alert = guideline_alert(conn, batch, category, settings.kappa_threshold)

@@ -48,7 +48,9 @@ def batch_policy(settings: Settings) -> BatchPolicy:
 
 def compute_settings(settings: Settings) -> ComputeSettings:
     return ComputeSettings(
-        kappa_threshold=settings["agreement.kappa_threshold"], n_resamples=settings["agreement.bootstrap"]
+        kappa_threshold=settings["agreement.kappa_threshold"],
+        n_resamples=settings["agreement.bootstrap"],
+        min_items=settings["agreement.min_items"],
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, select
 from plugin.gold.review import EVIDENCE_PURPOSES, ReviewSettings, gold_answers_of
 from plugin.gold.summary import annotator_ids, annotator_summary
 from plugin.quality import GoldAnswer, RequalificationPolicy, measure_accuracy, wilson_interval, window_counts
+from plugin.relabel.rules import suspect_gold_item
 from plugin.store.schema import alerts, flags, gold_answers, gold_copies, gold_items, projects, users
 from plugin.store.timestamps import iso_utc
 
@@ -142,8 +143,9 @@ def good_annotators(conn: Connection, project_id: int, policy: RequalificationPo
 def library_health(conn: Connection, project_id: int, review: ReviewSettings) -> dict[str, Any]:
     """Items, exposure and miss rates; ``suspect`` items are the ones good annotators keep missing.
 
-    An item is suspect when at least two answers by good annotators exist and half or more of them
-    missed it: a wrong or ambiguous gold answer is likelier than several good people failing alike.
+    An item is suspect when good annotators miss it more often than their accuracy allows, with
+    confidence (``plugin.relabel.rules.suspect_gold_item``): a wrong or ambiguous gold answer is
+    likelier than several good people failing alike.
     """
     policy = review.policy(project_id)
     good = good_annotators(conn, project_id, policy)
@@ -163,7 +165,10 @@ def library_health(conn: Connection, project_id: int, review: ReviewSettings) ->
         ).all()
     )
     tallies = _answer_tallies(conn, project_id, good)
-    rows = [_item_row(item, served.get(item_id, 0), tallies.get(item_id)) for item_id, item in items.items()]
+    rows = [
+        _item_row(item, served.get(item_id, 0), tallies.get(item_id), policy.threshold)
+        for item_id, item in items.items()
+    ]
     rows.sort(key=lambda r: (not r["suspect"], -(r["miss_rate"] or 0.0), r["id"]))
     active = [r for r in rows if not r["retired"]]
     answered = sum(r["answers"] for r in rows)
@@ -203,7 +208,7 @@ def _answer_tallies(conn: Connection, project_id: int, good: list[int]) -> dict[
     return tallies
 
 
-def _item_row(item: dict[str, Any], served: int, tally: list[int] | None) -> dict[str, Any]:
+def _item_row(item: dict[str, Any], served: int, tally: list[int] | None, threshold: float) -> dict[str, Any]:
     answers, misses, good_answers, good_misses = tally or [0, 0, 0, 0]
     return {
         **item,
@@ -213,7 +218,7 @@ def _item_row(item: dict[str, Any], served: int, tally: list[int] | None) -> dic
         "miss_rate": misses / answers if answers else None,
         "good_answers": good_answers,
         "good_misses": good_misses,
-        "suspect": good_answers >= 2 and 2 * good_misses >= good_answers,
+        "suspect": suspect_gold_item(good_misses, good_answers, threshold=threshold),
     }
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from plugin.agreement.compute import annotator_name, sample_disagreements
 from plugin.gold.ledger import label_config_of
@@ -29,8 +29,10 @@ from plugin.gold.library import classes_of
 from plugin.gold.review import EVIDENCE_PURPOSES, classes_identified, suspect_annotation_ids
 from plugin.labelconfig import LabelConfig, LabelConfigError, parse_label_config
 from plugin.relabel.guards import not_written_back
+from plugin.relabel.rules import systematic_error
 from plugin.scoring import ScoringSettings, score_task
 from plugin.store.schema import annotations, flags, gold_answers, gold_copies, gold_items, tasks
+from plugin.store.schema_relabel import relabel_items
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class RelabelSettings:
     boundary_f1: float = 0.90
     systematic_min_answers: int = 5
     systematic_accuracy: float = 0.6
+    systematic_max_items: int = 50
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,9 @@ def flagged_candidates(conn: Connection, project_id: int, settings: RelabelSetti
 
 
 def systematic_candidates(conn: Connection, project_id: int, settings: RelabelSettings) -> list[Candidate]:
+    """Real work touching a class the annotator gets wrong on gold with confidence, newest first and at
+    most ``systematic_max_items`` queued per annotator over time (a pattern on gold questions their
+    recent work on the class, not everything they ever did)."""
     config = _config(conn, project_id)
     found = []
     for annotator_id, patterns in sorted(systematic_patterns(conn, project_id, settings).items()):
@@ -81,16 +87,30 @@ def systematic_candidates(conn: Connection, project_id: int, settings: RelabelSe
             + (f" (given as {', '.join(repr(c) for c in confused)})" if confused else "")
             for label, n, right, confused in patterns
         )
-        for row in _real_work(conn, project_id, annotator_id):
+        room = settings.systematic_max_items - _queued_systematic(conn, project_id, annotator_id)
+        for row in reversed(_real_work(conn, project_id, annotator_id)):
+            if room <= 0:
+                break
             if suspects & set(classes_of(row["result"] or [], config)):
                 found.append(_from_row(row, "systematic", "systematic gold error: " + reason))
+                room -= 1
     return found
+
+
+def _queued_systematic(conn: Connection, project_id: int, annotator_id: int) -> int:
+    query = select(func.count()).where(
+        relabel_items.c.project_id == project_id,
+        relabel_items.c.annotator_id == annotator_id,
+        relabel_items.c.reason_kind == "systematic",
+    )
+    return int(conn.execute(query).scalar_one())
 
 
 def systematic_patterns(
     conn: Connection, project_id: int, settings: RelabelSettings
 ) -> dict[int, list[tuple[str, int, int, list[str]]]]:
-    """Per annotator: (class, gold answers with it, right, classes given instead) at or below the cut."""
+    """Per annotator: (class, gold answers with it, right, classes given instead) where the class's
+    accuracy is below ``systematic_accuracy`` with confidence (``plugin.relabel.rules``)."""
     query = select(gold_answers.c.annotator_id, gold_answers.c.outcomes).where(
         gold_answers.c.project_id == project_id, gold_answers.c.purpose.in_(EVIDENCE_PURPOSES)
     )
@@ -106,7 +126,9 @@ def systematic_patterns(
                 confused[(annotator_id, gold)].add(pred)
     patterns: dict[int, list[tuple[str, int, int, list[str]]]] = defaultdict(list)
     for (annotator_id, label), (n, hits) in sorted(tally.items()):
-        if n >= settings.systematic_min_answers and hits / n <= settings.systematic_accuracy:
+        if systematic_error(
+            hits, n, accuracy=settings.systematic_accuracy, min_answers=settings.systematic_min_answers
+        ):
             patterns[annotator_id].append((label, n, hits, sorted(confused[(annotator_id, label)])))
     return dict(patterns)
 

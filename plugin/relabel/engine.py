@@ -27,6 +27,7 @@ from plugin.records import Changes
 from plugin.relabel.candidates import RelabelSettings
 from plugin.relabel.guards import is_relabel_project
 from plugin.relabel.queue import CORRECTED, PUSHED, item_for_relabel_task, update_item
+from plugin.relabel.schedule import scan_on_new_model
 from plugin.scoring import score_task
 from plugin.settings import Settings
 
@@ -42,6 +43,7 @@ def relabel_settings(settings: Settings) -> RelabelSettings:
         boundary_f1=settings["relabel.boundary_f1"],
         systematic_min_answers=settings["relabel.systematic_min_answers"],
         systematic_accuracy=settings["relabel.systematic_accuracy"],
+        systematic_max_items=settings["relabel.systematic_max_items"],
     )
 
 
@@ -49,6 +51,7 @@ def react_to_event(
     conn: Connection, action: str, changes: Changes, settings: Settings, event_id: int
 ) -> None:
     """Called by the worker in the event's transaction, after the domain rows are written."""
+    scan_on_new_model(conn, action, changes, settings)
     if action != "ANNOTATION_CREATED":
         return
     for annotation in changes.annotations:

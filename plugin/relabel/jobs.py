@@ -24,6 +24,8 @@ from plugin.relabel.confident import find_label_suspects, prediction_probabiliti
 from plugin.relabel.engine import ITEM_META_KEY, REASON_KEY, record_correction
 from plugin.relabel.guards import not_written_back
 from plugin.relabel.queue import PUSHED, QUEUED, items_of, queue_candidates, relabel_project_of, update_item
+from plugin.relabel.schedule import run_cycle
+from plugin.relabel.views import sync_views
 from plugin.settings import Settings
 from plugin.store import Store
 from plugin.store.domain import upsert_project
@@ -70,7 +72,20 @@ class RelabelJobs:
             "relabel_push": retry_when_unreachable(self.push),
             "relabel_scan": retry_when_unreachable(self.scan),
             "relabel_write_back": retry_when_unreachable(self.write_back),
+            "relabel_cycle": lambda job: run_cycle(self.store, self.settings, job),
+            "relabel_views": retry_when_unreachable(self.views),
         }
+
+    def views(self, job: Job) -> None:
+        """The project's Data Manager tabs of open flags and weak batches (``plugin.relabel.views``)."""
+        project_id = int(job.payload["project_id"])
+        threshold, min_items = (
+            self.settings["agreement.kappa_threshold"],
+            self.settings["agreement.min_items"],
+        )
+        note = sync_views(self.store, self.adapter, project_id, threshold, min_items)
+        with self.store.begin() as conn:
+            finish_job(conn, job.id, DONE, note)
 
     # -- push ------------------------------------------------------------------------------------------------
 
@@ -229,7 +244,7 @@ class RelabelJobs:
         found: list[Candidate] = []
         if tag and rows:
             model_version = (settings or {}).get("model_version") or None
-            predictions = _latest_scored(self.adapter.list_predictions(project_id), model_version)
+            predictions = _latest_scored(list(self.adapter.iter_predictions(project_id)), model_version)
             found = confident_learning_candidates(rows, predictions, tag, classes)
         with self.store.begin() as conn:
             new = queue_candidates(conn, project_id, found)

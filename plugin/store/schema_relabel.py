@@ -49,3 +49,18 @@ relabel_items = Table(
     # plugin.relabel.guards looks write-backs up by (source task, reviewer) for each annotation row
     Index("ix_relabel_items_source_task", "source_task_id", "corrected_by"),
 )
+
+# One Data Manager tab per open flag or weak batch (``plugin.relabel.views``): the view's id in Label
+# Studio and the task ids it shows (and whose meta carries the subject), so a change is a diff.
+relabel_views = Table(
+    "relabel_views",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", BigInteger, nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("view_id", BigInteger),
+    Column("title", Text, nullable=False),
+    Column("task_ids", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ux_relabel_views_subject", "project_id", "subject", unique=True),
+)
