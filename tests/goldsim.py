@@ -31,7 +31,8 @@ class FakeLabelStudio:
         self.assigned: dict[int, list[int]] = {}
         self.paused: list[tuple[int, int]] = []
         self.ids = itertools.count(10_000)
-        self.tasks: dict[int, dict] = {}
+        self.tasks: dict[int, dict] = {}  # every task ever made (deleted ones stay, for inspection)
+        self.live: set[int] = set()  # the tasks Label Studio still has
         self.helper_skips: list[tuple[int, int]] = []
         self.deleted: list[int] = []
         self.down = False
@@ -67,18 +68,20 @@ class FakeLabelStudio:
         self._check("create_task")
         task_id = next(self.ids)
         self.tasks[task_id] = {"project": project_id, "data": data, "overlap": 1}
+        self.live.add(task_id)
         return {"id": task_id}
 
     def import_task_skipped_by(self, project_id, data, user_ids):
         self._check("import_task_skipped_by")
         task_id = next(self.ids)
         self.tasks[task_id] = {"project": project_id, "data": data, "overlap": 1}
+        self.live.add(task_id)
         self.helper_skips += [(task_id, u) for u in user_ids]
         return task_id
 
     def get_task(self, task_id):
         self._check("get_task")
-        if task_id not in self.tasks:
+        if task_id not in self.live:
             from plugin.labelstudio import LabelStudioError
 
             raise LabelStudioError("404 Not Found", 404)
@@ -97,7 +100,9 @@ class FakeLabelStudio:
     def delete_task(self, task_id):
         self._check("delete_task")
         self.deleted.append(task_id)
-        return self.tasks.pop(task_id, None) is not None
+        existed = task_id in self.live
+        self.live.discard(task_id)
+        return existed
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ Community Edition has no task assignment, so a copy reaches exactly one annotato
    ("helper skip") for every other member of the organization, so Label Studio's next-task query
    treats the copy as done for them: one call whatever the organization's size, and no moment when
    the copy exists unblocked;
-2. raise the copy's overlap to 2 (import ignores it), so ``show_overlap_first`` serves it next.
+2. raise the copy's overlap to 2 (import ignores it), so ``show_overlap_first`` serves it next, and
+   clear the ``is_labeled`` that import derives from the helper skips.
 
 Once the target has answered, the copy is deleted, taking the helper skips with it, so exports,
 task counts and Label Studio's statistics hold only real work: three calls per copy in all, plus a
@@ -146,7 +147,10 @@ class GoldInjector:
             blocked.add(user_id)
             with self.store.begin() as conn:
                 update_copy(conn, copy["id"], helper_annotation_ids=sorted(blocked))
-        self.adapter.update_task(task_id, overlap=2)
+        # Import counts the helper skips' authors into is_labeled (1.23.2: distinct completed_by >=
+        # the project's maximum_annotations, cancelled ones included), so the copy would arrive
+        # "labelled" and never be served; a PATCH of overlap does not recompute it, so it is set here.
+        self.adapter.update_task(task_id, overlap=2, is_labeled=False)
         return int(task_id)
 
     def _choose_and_record(self, job: Job) -> int | None:

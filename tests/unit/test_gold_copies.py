@@ -111,6 +111,7 @@ def test_a_retried_delete_spares_a_task_that_took_the_copys_id(store, settings, 
         real_delete(task)
         # Label Studio deleted it but the answer was lost; meanwhile an import takes the freed id.
         sim.fake.tasks[task] = {"project": 1, "data": {"text": "an annotator's real task"}, "overlap": 1}
+        sim.fake.live.add(task)
         sim.fake.delete_task = real_delete
         raise LabelStudioError("Label Studio did not answer DELETE in time")
 
@@ -119,7 +120,9 @@ def test_a_retried_delete_spares_a_task_that_took_the_copys_id(store, settings, 
     with store.begin() as conn:
         conn.execute(jobs.update().values(run_after=datetime.now(UTC)))
     run_due_jobs(store, sim.worker.job_handlers)
-    assert sim.fake.tasks[task_id]["data"] == {"text": "an annotator's real task"}
+    assert task_id in sim.fake.live and sim.fake.tasks[task_id]["data"] == {
+        "text": "an annotator's real task"
+    }
     assert sim.fake.deleted == [task_id]  # the first, real delete only
     assert "get_task" in sim.fake.calls
     with store.read() as conn:
@@ -187,7 +190,14 @@ def test_a_refilled_library_can_alert_again(store, small_library):
             )  # fmt: skip
         assert unseen_items_left(conn, 1, GOOD) == LibraryLeft(5, {"pos": 5})
         assert check_library_left(conn, 1, GOOD, 3) == []  # five left: not low
-        assert check_library_left(conn, 1, GOOD, 5) != []  # low again, after a refill: raised again
+        for item_id in (7, 8):
+            conn.execute(
+                gold_copies.insert().values(
+                    project_id=1, item_id=item_id, annotator_id=GOOD, purpose="regular", state="deleted",
+                    helper_annotation_ids=[], created_at=datetime.now(UTC),
+                )
+            )  # fmt: skip
+        assert len(check_library_left(conn, 1, GOOD, 3)) == 1  # low again after a refill: raised again
 
 
 def test_unseen_items_left_counts_per_class_and_skips_tasks_they_labelled(store, project):
