@@ -64,7 +64,11 @@ def _alert(project_id: int, name: str, annotator_id: int, low: LowLibrary, thres
         "Nobody is served an item twice: once none are left, hidden gold stops there. "
         "Add items (lsqa gold import, or ground truth marked in the project)."
     )
-    details = {"annotator": annotator_id, "items left": low.items_left, "threshold": threshold}
+    details: dict[str, int | str] = {
+        "annotator": annotator_id,
+        "items left": low.items_left,
+        "threshold": threshold,
+    }
     if low.label is not None:
         details["class"] = low.label
     return Alert(LOW_LIBRARY, "warning", project_id, title, text, {**details, "cause": low.cause})

@@ -23,7 +23,7 @@ LABEL_CONFIG = """<View><Text name="text" value="$text"/>
 RESULT = [{"from_name": "c", "to_name": "text", "type": "choices", "value": {"choices": ["a"]}}]
 
 
-def wait_for(predicate, timeout=60, what="condition"):
+def wait_for(predicate, timeout=180, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if value := predicate():
