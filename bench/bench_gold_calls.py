@@ -55,7 +55,7 @@ class CountingAdapter(LabelStudioAdapter):
     """The service's adapter, counting every HTTP request its client sends."""
 
     def __init__(self, url: str, api_key: str) -> None:
-        super().__init__(url, api_key)
+        super().__init__(url, api_key, timeout=120.0)  # 200 members' list is slow on a busy machine
         self.requests: list[str] = []
         self._http.event_hooks = {"request": [self._count], "response": []}
 
@@ -231,9 +231,13 @@ def main() -> None:
             new = service_route(store, adapter, project_id, target.id, args.copies, str(size))
             rows.append(_row(members, grown, old, new, shape))
             _print_row(rows[-1])
+            _write({"joining": joining, "sizes": rows})  # after each size: a long run keeps what it measured
+
+
+def _write(figures: dict[str, Any]) -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "gold_calls.json").write_text(json.dumps({"joining": joining, "sizes": rows}, indent=2))
+    (out / "gold_calls.json").write_text(json.dumps(figures, indent=2))
     print(f"written to {out / 'gold_calls.json'}")
 
 
