@@ -290,6 +290,24 @@ class LabelStudioAdapter:
                     return dict(done)
         return dict(self._request("POST", f"api/tasks/{int(task_id)}/annotations/", json=body))
 
+    def import_task_skipped_by(self, project_id: int, data: dict[str, Any], user_ids: list[int]) -> int:
+        """One new task that each of ``user_ids`` has already skipped, in one call; its id.
+
+        Imported with a cancelled, empty annotation per user, so next-task treats it as done for
+        them (shared/label-studio-notes.md §3, b2). ``ground_truth`` is set false because imported
+        annotations default to true. Import sends no ANNOTATION_* webhook for what it brings, sets
+        ``overlap`` to the project's maximum whatever the body says, and on SQLite may give the
+        task (and the annotations) the id of a task deleted before.
+        """
+        skips = [
+            {"result": [], "was_cancelled": True, "ground_truth": False, "completed_by": int(u)}
+            for u in user_ids
+        ]
+        task_ids = self.import_tasks(project_id, [{"data": data, "annotations": skips}])
+        if len(task_ids) != 1:
+            raise LabelStudioError(f"Label Studio import into project {project_id} returned ids {task_ids}")
+        return task_ids[0]
+
     # -- relabeling -----------------------------------------------------------------------------------------
 
     def create_project(self, title: str, label_config: str, **fields: Any) -> dict[str, Any]:

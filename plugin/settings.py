@@ -155,6 +155,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("gold.quiz_items", int, 10, "Gold items in a requalification quiz.", minimum=1),
     Setting(
+        "gold.low_library_items",
+        int,
+        10,
+        "Alert when an annotator has this many unseen gold items left, in all or in a class.",
+        minimum=0,
+    ),
+    Setting(
         "quality.preset",
         str,
         "default",

@@ -80,7 +80,11 @@ class Worker:
         )
         # The webhook secret keys the schedule's jitter: annotators never see it.
         self.gold = GoldContext(plan=plan, salt=settings["webhook.secret"], review=review_settings(settings))
-        self.injector = GoldInjector(store, self._adapter_factory) if settings["gold.enabled"] else None
+        self.injector = (
+            GoldInjector(store, self._adapter_factory, low_library_items=settings["gold.low_library_items"])
+            if settings["gold.enabled"]
+            else None
+        )
         self.alert_settings = alert_settings(settings)
         self._retention_cursor = 0  # inbox ids up to here have had their bodies erased when due
         self.job_handlers = {

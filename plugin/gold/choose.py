@@ -15,6 +15,17 @@ class GoldCandidate:
     times_served: int
 
 
+def eligible_items(
+    candidates: Sequence[GoldCandidate], *, seen_items: set[int], labelled_tasks: set[int]
+) -> list[GoldCandidate]:
+    """The candidates an annotator may still get: not seen yet, and not from a task they labelled."""
+    return [
+        c
+        for c in candidates
+        if c.id not in seen_items and (c.source_task_id is None or c.source_task_id not in labelled_tasks)
+    ]
+
+
 def choose_gold_item(
     candidates: Sequence[GoldCandidate],
     *,
@@ -30,11 +41,7 @@ def choose_gold_item(
     ``weak_below``), then the least exposed items, so exposure spreads over the library; ties are
     broken at random so the order cannot be learned. Returns None when nothing is eligible.
     """
-    eligible = [
-        c
-        for c in candidates
-        if c.id not in seen_items and (c.source_task_id is None or c.source_task_id not in labelled_tasks)
-    ]
+    eligible = eligible_items(candidates, seen_items=seen_items, labelled_tasks=labelled_tasks)
     if not eligible:
         return None
 

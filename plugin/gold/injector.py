@@ -3,36 +3,43 @@
 Community Edition has no task assignment, so a copy reaches exactly one annotator this way
 (shared/label-studio-notes.md §3, strategy "b2", measured there: 0 leaks in 73 copies):
 
-1. create an ordinary task holding the gold item's data (``POST /api/tasks/``);
-2. add a cancelled, empty annotation ("helper skip") for every other member of the organization,
-   so Label Studio's next-task query treats the copy as done for them;
-3. raise the copy's overlap to 2, so ``show_overlap_first`` serves it to the target next.
+1. import an ordinary task holding the gold item's data together with a cancelled, empty annotation
+   ("helper skip") for every other member of the organization, so Label Studio's next-task query
+   treats the copy as done for them: one call whatever the organization's size, and no moment when
+   the copy exists unblocked;
+2. raise the copy's overlap to 2 (import ignores it), so ``show_overlap_first`` serves it next, and
+   clear the ``is_labeled`` that import derives from the helper skips.
 
 Once the target has answered, the copy is deleted, taking the helper skips with it, so exports,
-task counts and Label Studio's statistics hold only real work. Each step is recorded before the
-next, so a job interrupted by an outage resumes where it stopped.
+task counts and Label Studio's statistics hold only real work: three calls per copy in all, plus a
+read of the member list now and then (plugin.gold.members). Each step is recorded before the next,
+so a job interrupted by an outage resumes where it stopped.
 """
 
 import logging
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import update
+from sqlalchemy import Connection, update
 
 from plugin.alerts import Alert
-from plugin.gold.choose import GoldCandidate, choose_gold_item
+from plugin.gold.choose import choose_gold_item
 from plugin.gold.ledger import (
-    active_items,
     copy_by_id,
+    gold_candidates,
     gold_item,
     items_seen,
+    known_annotator_ids,
     labelled_task_ids,
     live_copies,
+    live_copy_for_task,
     record_copy,
     update_copy,
 )
+from plugin.gold.library_watch import check_library_left
+from plugin.gold.members import MEMBERS_MAX_AGE, MemberCache
 from plugin.gold.review import raise_alert
 from plugin.jobs import DONE, Job, finish_job, retry_when_unreachable
 from plugin.store import Store
@@ -48,7 +55,13 @@ log = logging.getLogger(__name__)
 
 class GoldInjector:
     def __init__(
-        self, store: Store, adapter_factory: Callable[[], "LabelStudioAdapter"], *, seed: int | None = None
+        self,
+        store: Store,
+        adapter_factory: Callable[[], "LabelStudioAdapter"],
+        *,
+        seed: int | None = None,
+        low_library_items: int = 10,
+        members_max_age: float = MEMBERS_MAX_AGE,
     ):
         self.store = store
         self._adapter_factory = adapter_factory
@@ -56,6 +69,8 @@ class GoldInjector:
         self._service_user_id: int | None = None
         self._edition: str | None = None
         self._rng = random.Random(seed)
+        self.low_library_items = low_library_items
+        self.members = MemberCache(lambda: self.adapter.list_users(), max_age=members_max_age)
 
     @property
     def adapter(self) -> "LabelStudioAdapter":
@@ -96,40 +111,53 @@ class GoldInjector:
             with self.store.begin() as conn:
                 finish_job(conn, job.id, "failed", "copy or item vanished")
             return
-        task_id = copy["task_id"]
-        if task_id is None:
-            task_id = int(self.adapter.create_task(copy["project_id"], item["data"])["id"])
-            with self.store.begin() as conn:
-                update_copy(conn, copy_id, task_id=task_id)
-        if self.enterprise:  # task assignment does what helper skips do on Community
-            self.adapter.assign_task(copy["project_id"], task_id, [copy["annotator_id"]])
-            with self.store.begin() as conn:
-                update_copy(conn, copy_id, state="live")
-                finish_job(conn, job.id, DONE)
-            return
-        blocked = set(copy["helper_annotation_ids"] or [])
-        for user_id in self._others(copy["annotator_id"]):
-            if user_id in blocked:
-                continue
-            self.adapter.create_annotation(task_id, result=[], completed_by=user_id, was_cancelled=True)
-            blocked.add(user_id)
-            with self.store.begin() as conn:
-                update_copy(conn, copy_id, helper_annotation_ids=sorted(blocked))
-        self.adapter.update_task(task_id, overlap=2)
+        # Enterprise: task assignment does what helper skips do on Community.
+        task_id = self._assigned_copy(copy, item) if self.enterprise else self._blocked_copy(copy, item)
         with self.store.begin() as conn:
             update_copy(conn, copy_id, state="live")
             finish_job(conn, job.id, DONE)
         log.info("gold copy %d (task %d) is waiting for annotator %d", copy_id, task_id, copy["annotator_id"])
 
+    def _assigned_copy(self, copy: dict[str, Any], item: dict[str, Any]) -> int:
+        task_id = copy["task_id"]
+        if task_id is None:
+            task_id = int(self.adapter.create_task(copy["project_id"], item["data"])["id"])
+            with self.store.begin() as conn:
+                update_copy(conn, copy["id"], task_id=task_id)
+        self.adapter.assign_task(copy["project_id"], task_id, [copy["annotator_id"]])
+        return int(task_id)
+
+    def _blocked_copy(self, copy: dict[str, Any], item: dict[str, Any]) -> int:
+        """Community: the copy and everyone else's helper skip in one import, then overlap 2."""
+        task_id, blocked = copy["task_id"], set(copy["helper_annotation_ids"] or [])
+        others = self._others(copy["annotator_id"])
+        if task_id is None:
+            try:
+                task_id = self.adapter.import_task_skipped_by(copy["project_id"], item["data"], others)
+            except Exception:
+                self.members.forget()  # a member we listed may be gone: read the list again next time
+                raise
+            blocked = set(others)
+            with self.store.begin() as conn:  # the import's answer is how we know our copy's id
+                update_copy(conn, copy["id"], task_id=task_id, helper_annotation_ids=sorted(blocked))
+        # Only when resuming a copy made before someone joined (or by a version that blocked one
+        # member per call): one call each for those not blocked yet.
+        for user_id in sorted(set(others) - blocked):
+            self.adapter.create_annotation(task_id, result=[], completed_by=user_id, was_cancelled=True)
+            blocked.add(user_id)
+            with self.store.begin() as conn:
+                update_copy(conn, copy["id"], helper_annotation_ids=sorted(blocked))
+        # Import counts the helper skips' authors into is_labeled (1.23.2: distinct completed_by >=
+        # the project's maximum_annotations, cancelled ones included), so the copy would arrive
+        # "labelled" and never be served; a PATCH of overlap does not recompute it, so it is set here.
+        self.adapter.update_task(task_id, overlap=2, is_labeled=False)
+        return int(task_id)
+
     def _choose_and_record(self, job: Job) -> int | None:
         project_id, annotator_id = job.payload["project_id"], job.payload["annotator_id"]
         with self.store.begin() as conn:
-            candidates = [
-                GoldCandidate(i["id"], i["classes"], _same_project_task(i, project_id), i["times_served"])
-                for i in active_items(conn, project_id)
-            ]
             item_id = choose_gold_item(
-                candidates,
+                gold_candidates(conn, project_id),
                 seen_items=items_seen(conn, project_id, annotator_id),
                 labelled_tasks=labelled_task_ids(conn, project_id, annotator_id),
                 class_accuracy={},
@@ -138,6 +166,7 @@ class GoldInjector:
             if item_id is None:
                 finish_job(conn, job.id, "skipped", "no gold item left that this annotator has not seen")
                 log.warning("no eligible gold item for annotator %d in project %d", annotator_id, project_id)
+                check_library_left(conn, project_id, annotator_id, self.low_library_items)
                 return None
             copy_id = record_copy(
                 conn,
@@ -146,15 +175,16 @@ class GoldInjector:
                 annotator_id=annotator_id,
                 purpose=job.payload["purpose"],
             )
-            conn.execute(
-                update(jobs).where(jobs.c.id == job.id).values(payload={**job.payload, "copy_id": copy_id})
-            )
+            _note_in_payload(conn, job, copy_id=copy_id)
+            check_library_left(conn, project_id, annotator_id, self.low_library_items)
         return copy_id
 
     def _others(self, target: int) -> list[int]:
         """Everyone in the organization who must not be served the copy: all but target and us."""
         me = self.service_user_id()
-        return sorted(int(u["id"]) for u in self.adapter.list_users() if int(u["id"]) not in (target, me))
+        with self.store.read() as conn:
+            known = known_annotator_ids(conn) | {target}
+        return sorted(self.members.member_ids(known) - {target, me})
 
     # -- repair ----------------------------------------------------------------------------------------------
 
@@ -207,21 +237,49 @@ class GoldInjector:
     def _delete_copy(self, job: Job) -> None:
         with self.store.read() as conn:
             copy = copy_by_id(conn, job.payload["copy_id"])
-        if copy and copy["task_id"] is not None and copy["state"] != "deleted":
-            self.adapter.delete_task(copy["task_id"])
+        task_id = copy["task_id"] if copy and copy["state"] != "deleted" else None
+        holder = self._task_holder(job, copy) if copy and task_id is not None else "gone"
+        if holder == "copy":
+            with self.store.begin() as conn:
+                _note_in_payload(conn, job, delete_sent=True)
+            self.adapter.delete_task(task_id)  # type: ignore[arg-type]
         with self.store.inbox_read() as conn:
             seq = sync_seq(max_event_id(conn))
         with self.store.begin() as conn:
             if copy:
                 update_copy(conn, copy["id"], state="deleted", deleted_at=datetime.now(UTC))
-                if copy["task_id"] is not None:
-                    # What Label Studio's TASKS_DELETED will say too; not waiting for it keeps the
-                    # copy's answer out of the annotator's regular work even if that event is lost.
-                    delete_tasks(conn, [copy["task_id"]], seq)
+            if task_id is not None and holder != "other":
+                # What Label Studio's TASKS_DELETED will say too; not waiting for it keeps the
+                # copy's answer out of the annotator's regular work even if that event is lost.
+                delete_tasks(conn, [task_id], seq)
             finish_job(conn, job.id, DONE)
 
+    def _task_holder(self, job: Job, copy: dict[str, Any]) -> Literal["copy", "gone", "other"]:
+        """What the copy's task id names now: the copy, nothing, or another task.
 
-def _same_project_task(item: dict[str, Any], project_id: int) -> int | None:
-    """The item's source task, if it is a task of this project (only then can it have been labelled)."""
-    source_project = item["source_project_id"]
-    return item["source_task_id"] if source_project in (None, project_id) else None
+        Asked of Label Studio only when a run before this one sent the DELETE: its import (on
+        SQLite) hands a deleted task's id to the next task imported, which may be another copy or
+        an annotator's real work, and that must be neither deleted nor forgotten.
+        """
+        if not job.payload.get("delete_sent"):
+            return "copy"
+        with self.store.read() as conn:
+            holder = live_copy_for_task(conn, copy["task_id"])
+            item = gold_item(conn, copy["item_id"])
+        if holder is not None and holder.id != copy["id"]:
+            return "other"
+        from plugin.labelstudio import LabelStudioError  # the SDK is heavy to import; only when needed
+
+        try:
+            task = self.adapter.get_task(copy["task_id"])
+        except LabelStudioError as exc:
+            if exc.status == 404:  # the earlier run's DELETE went through
+                return "gone"
+            raise
+        return "copy" if item is not None and task.get("data") == item["data"] else "other"
+
+
+def _note_in_payload(conn: Connection, job: Job, **values: Any) -> None:
+    """Remember in the job's payload how far it got, for its next run (same transaction as the step)."""
+    job.payload.update(values)
+    conn.execute(update(jobs).where(jobs.c.id == job.id).values(payload=dict(job.payload)))

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select, update
 
+from plugin.gold.choose import GoldCandidate
 from plugin.relabel.guards import not_written_back
 from plugin.store.dialect import insert
 from plugin.store.schema import annotations, annotator_states, gold_answers, gold_copies, gold_items, projects
@@ -111,6 +112,25 @@ def active_items(conn: Connection, project_id: int) -> list[dict[str, Any]]:
         {"id": i, "classes": tuple(c or ()), "source_project_id": sp, "source_task_id": st, "times_served": n}
         for i, c, sp, st, n in conn.execute(query)
     ]
+
+
+def gold_candidates(conn: Connection, project_id: int) -> list[GoldCandidate]:
+    """The project's active items as the chooser sees them (a source task counts only if it is ours)."""
+    return [
+        GoldCandidate(i["id"], i["classes"], _same_project_task(i, project_id), i["times_served"])
+        for i in active_items(conn, project_id)
+    ]
+
+
+def _same_project_task(item: dict[str, Any], project_id: int) -> int | None:
+    """The item's source task, if it is a task of this project (only then can it have been labelled)."""
+    source_project = item["source_project_id"]
+    return item["source_task_id"] if source_project in (None, project_id) else None
+
+
+def known_annotator_ids(conn: Connection) -> set[int]:
+    """Everyone the gold engine has seen work, in any project (their first event made their state)."""
+    return set(conn.execute(select(annotator_states.c.annotator_id).distinct()).scalars())
 
 
 def label_config_of(conn: Connection, project_id: int) -> str | None:

@@ -145,7 +145,7 @@ def review_annotator(
     )
     update_annotator_state(conn, project_id, annotator_id, status="requalifying", quiz_left=policy.quiz_items)
     trail_facts.flag_raised(conn, project_id, annotator_id, decision)
-    raise_alert(conn, annotator_flagged_alert(project_id, _name(conn, annotator_id), decision))
+    raise_alert(conn, annotator_flagged_alert(project_id, annotator_name(conn, annotator_id), decision))
     return "requalifying"
 
 
@@ -166,7 +166,7 @@ def _review_quiz(
     if result.status == "in_progress":
         return "requalifying"
     now = answers[-1].answered_at  # the answer that settled the quiz, on the answers' own clock
-    raise_alert(conn, quiz_alert(project_id, _name(conn, annotator_id), result, attempt=attempt))
+    raise_alert(conn, quiz_alert(project_id, annotator_name(conn, annotator_id), result, attempt=attempt))
     trail_facts.quiz_judged(
         conn, project_id, annotator_id, flag["id"], result, attempt=attempt, retries=settings.quiz_retries
     )
@@ -223,7 +223,7 @@ def _last_answer_id(conn: Connection, project_id: int, annotator_id: int) -> int
     return int(conn.execute(query).scalar_one() or 0)
 
 
-def _name(conn: Connection, annotator_id: int) -> str:
+def annotator_name(conn: Connection, annotator_id: int) -> str:
     email = conn.execute(select(users.c.email).where(users.c.id == annotator_id)).scalar_one_or_none()
     return email or f"user {annotator_id}"
 

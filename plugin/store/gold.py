@@ -19,11 +19,13 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, RowMapping, and_, case, func, insert, not_, select, update
 
-from plugin.gold.ledger import label_config_of
+from plugin.gold.choose import eligible_items
+from plugin.gold.ledger import gold_candidates, items_seen, label_config_of, labelled_task_ids
 from plugin.gold.library import GoldDraft, classes_of
 from plugin.labelconfig import LabelConfig, LabelConfigError, parse_label_config
 from plugin.records import AnnotationRecord, TaskRecord
-from plugin.store.schema import annotations, gold_answers, gold_copies, gold_items, tasks
+from plugin.store.schema import alerts, annotations, gold_answers, gold_copies, gold_items, tasks
+from plugin.store.timestamps import as_utc
 
 Origin = Literal["import", "project"]
 RetireOutcome = Literal["retired", "already_retired", "missing"]
@@ -198,6 +200,53 @@ def _item(row: RowMapping) -> GoldItem:
         retired_at=row["retired_at"],
         usage=usage,
     )
+
+
+@dataclass(frozen=True)
+class LibraryLeft:
+    """The items an annotator can still be served: in all, and per class of the active library
+    (a class with nothing left for them counts 0; an item with two classes counts in both)."""
+
+    total: int
+    per_class: Mapping[str, int]
+
+
+def unseen_items_left(conn: Connection, project_id: int, annotator_id: int) -> LibraryLeft:
+    """How much of the project's library this annotator has not seen (nor labelled as a real task)."""
+    candidates = gold_candidates(conn, project_id)
+    left = eligible_items(
+        candidates,
+        seen_items=items_seen(conn, project_id, annotator_id),
+        labelled_tasks=labelled_task_ids(conn, project_id, annotator_id),
+    )
+    per_class = dict.fromkeys(sorted({c for item in candidates for c in item.classes}), 0)
+    for item in left:
+        for label in item.classes:
+            per_class[label] += 1
+    return LibraryLeft(len(left), per_class)
+
+
+def alerted_causes(conn: Connection, project_id: int, kind: str) -> dict[str, datetime]:
+    """When an alert of ``kind`` was last raised for each cause (``details["cause"]``) in the project."""
+    query = select(alerts.c.details, alerts.c.created_at).where(
+        alerts.c.project_id == project_id, alerts.c.kind == kind
+    )
+    latest: dict[str, datetime] = {}
+    for details, created_at in conn.execute(query):
+        cause = (details or {}).get("cause")
+        if cause is not None and (cause not in latest or as_utc(created_at) > latest[cause]):
+            latest[cause] = as_utc(created_at)
+    return latest
+
+
+def items_added_since(conn: Connection, project_id: int, since: datetime) -> int:
+    """Active items added to the project's library after ``since``."""
+    query = select(func.count()).where(
+        gold_items.c.project_id == project_id,
+        gold_items.c.retired_at.is_(None),
+        gold_items.c.created_at > since,
+    )
+    return int(conn.execute(query).scalar_one())
 
 
 def retire_gold_item(conn: Connection, item_id: int, *, now: datetime | None = None) -> RetireOutcome:

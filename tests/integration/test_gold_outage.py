@@ -80,9 +80,9 @@ def test_a_copy_due_during_an_outage_is_made_afterwards(
             assert requests.get(f"{service.base_url}/healthz", timeout=5).status_code == 200
             assert service.proc.poll() is None
         wait_for(lambda: _copy_state(store) == "live", timeout=90, what="the copy")
-        # The copy's blocker webhooks reach the inbox just before it goes live: let the worker
-        # finish them, then every event must have been processed (none failed or parked).
-        wait_for(lambda: not _pending_events(store), what="every event processed")
+        # The copy's TASKS_CREATED reaches the inbox just before it goes live: let the worker
+        # finish it, then every event must have been processed (none failed or parked).
+        wait_for(lambda: not _pending_events(store), timeout=60, what="every event processed")
         with store.inbox_read() as conn:
             assert conn.execute(select(inbox.c.status)).scalars().all() == ["done"] * len(
                 conn.execute(select(inbox.c.id)).all()
