@@ -48,7 +48,10 @@ class FakeLabelStudio:
 @pytest.fixture
 def settings(store_url, tmp_path):
     config = tmp_path / "lsqa.yaml"
-    config.write_text(f"gold:\n  enabled: false\nagreement:\n  bootstrap: 200\napi:\n  token: {API_TOKEN}\n")
+    config.write_text(
+        "gold:\n  enabled: false\nagreement:\n  bootstrap: 200\n  max_open_samples: 0\n"
+        f"api:\n  token: {API_TOKEN}\n"
+    )
     env = {
         "LABEL_STUDIO_URL": "http://127.0.0.1:1",
         "LABEL_STUDIO_API_KEY": "k",
