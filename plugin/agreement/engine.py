@@ -28,7 +28,12 @@ from plugin.agreement.batches import (
     task_ids_of_annotations,
 )
 from plugin.agreement.compute import ComputeSettings, compute_batch
-from plugin.agreement.openset import RAISE_JOB, refresh_open_set, reopen_undone
+from plugin.agreement.openset import (
+    RAISE_JOB,
+    projects_with_sample_in_flight,
+    refresh_open_set,
+    reopen_undone,
+)
 from plugin.agreement.overlap import OverlapSetter
 from plugin.jobs import Job, finish_job
 from plugin.records import Changes, TaskRecord
@@ -87,6 +92,20 @@ def projects_of(changes: Changes) -> list[int]:
     ids = {p.id for p in changes.projects}
     ids |= {a.project_id for a in changes.annotations if a.project_id is not None}
     return sorted(ids)
+
+
+def refresh_open_sets(store: Store, settings: Settings) -> int:
+    """Refresh every project's open set; returns how many sampled tasks were raised. For a caller
+    outside the event path, e.g. after a sync brought ratings or answers no event announced."""
+    if not settings["agreement.enabled"]:
+        return 0
+    with store.read() as conn:
+        project_ids = projects_with_sample_in_flight(conn)
+    raised = 0
+    for project_id in project_ids:
+        with store.begin() as conn:
+            raised += refresh_open_set(conn, project_id, settings["agreement.max_open_samples"])
+    return raised
 
 
 def form_batches(

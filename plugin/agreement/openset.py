@@ -48,6 +48,11 @@ def has_sample_in_flight(conn: Connection, project_id: int) -> bool:
     return conn.execute(query.limit(1)).first() is not None
 
 
+def projects_with_sample_in_flight(conn: Connection) -> list[int]:
+    query = select(agreement_tasks.c.project_id).where(agreement_tasks.c.overlap.in_((WAITING, *OPEN_STATES)))
+    return sorted(set(conn.execute(query.distinct()).scalars()))
+
+
 def refill(conn: Connection, project_id: int, max_open: int) -> int:
     if max_open <= 0:  # no bound: the whole sample at once, gold or not (the behaviour before)
         room = None
