@@ -22,11 +22,15 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 def settings(store_url, tmp_path):
     config = tmp_path / "lsqa.yaml"
     config.write_text(
-        f"gold:\n  enabled: false\nagreement:\n  bootstrap: 0\n  batch_size: 50\n  max_open_samples: {MAX_OPEN}\n"
-        f"api:\n  token: {API_TOKEN}\n"
+        "gold:\n  enabled: false\nagreement:\n  bootstrap: 0\n  batch_size: 50\n"
+        f"  max_open_samples: {MAX_OPEN}\napi:\n  token: {API_TOKEN}\n"
     )
-    env = {"LABEL_STUDIO_URL": "http://127.0.0.1:1", "LABEL_STUDIO_API_KEY": "k", "LSQA_WEBHOOK_SECRET": SECRET,
-           "LSQA_DATABASE_URL": store_url}  # fmt: skip
+    env = {
+        "LABEL_STUDIO_URL": "http://127.0.0.1:1",
+        "LABEL_STUDIO_API_KEY": "k",
+        "LSQA_WEBHOOK_SECRET": SECRET,
+        "LSQA_DATABASE_URL": store_url,
+    }
     return load_settings(config, env=env)
 
 
@@ -118,11 +122,12 @@ def test_a_waiting_gold_copy_holds_the_refill_until_answered(store, settings):
     service.send(tasks_created(range(1, 201)))
     now = datetime.now(UTC)
     with store.begin() as conn:
-        conn.execute(gold_items.insert().values(id=1, project_id=1, data={"text": "g"}, expert_result=[],
-                                                classes=[], origin="cli", created_at=now, updated_at=now))  # fmt: skip
-        conn.execute(gold_copies.insert().values(id=1, project_id=1, item_id=1, task_id=900, annotator_id=ANN,
-                                                 purpose="regular", state="live", helper_annotation_ids=[],
-                                                 created_at=now))  # fmt: skip
+        item = {"data": {"text": "g"}, "expert_result": [], "classes": [], "origin": "cli"}
+        conn.execute(gold_items.insert().values(id=1, project_id=1, created_at=now, updated_at=now, **item))
+        copy = {"item_id": 1, "task_id": 900, "annotator_id": ANN, "purpose": "regular", "state": "live"}
+        conn.execute(
+            gold_copies.insert().values(id=1, project_id=1, helper_annotation_ids=[], created_at=now, **copy)
+        )
     first_open = opened(service)
     rate_twice(service, first_open[:1])
     assert opened(service) == first_open[1:]  # held: the copy is behind these two only
