@@ -29,7 +29,7 @@ def measure(n_tasks: int) -> dict:
         tasks = [{"text": f"frame {i} of the shelf scan, site {i % 6}"} for i in range(n_tasks)]
         request_bytes = len(json.dumps(tasks).encode())
         started = time.monotonic()
-        ls.api.json("POST", f"/api/projects/{project_id}/import", json=tasks)
+        ls.api.json("POST", f"/api/projects/{project_id}/import", json=tasks, timeout=3600)
         import_seconds = time.monotonic() - started
         bodies = []
         for request in hook.of_action("TASKS_CREATED"):

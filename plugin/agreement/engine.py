@@ -30,6 +30,7 @@ from plugin.agreement.batches import (
 from plugin.agreement.compute import ComputeSettings, compute_batch
 from plugin.agreement.openset import (
     RAISE_JOB,
+    concerns_open_set,
     projects_with_sample_in_flight,
     refresh_open_set,
     reopen_undone,
@@ -74,7 +75,10 @@ def react_to_event(
         form_batches(conn, changes.tasks, batch_policy(settings), source)
         return
     if action in ANNOTATION_ACTIONS:
-        refresh_progress(conn, [a.task_id for a in changes.annotations if a.task_id is not None])
+        task_ids = [a.task_id for a in changes.annotations if a.task_id is not None]
+        refresh_progress(conn, task_ids)
+        if not concerns_open_set(conn, task_ids):
+            return
     elif action == "ANNOTATIONS_DELETED":
         task_ids = task_ids_of_annotations(conn, changes.deleted_annotation_ids)
         refresh_progress(conn, task_ids)

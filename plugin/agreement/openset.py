@@ -40,6 +40,18 @@ def refresh_open_set(conn: Connection, project_id: int, max_open: int) -> int:
     return refill(conn, project_id, max_open)
 
 
+def concerns_open_set(conn: Connection, task_ids: list[int]) -> bool:
+    """Whether ratings on these tasks can change the open set: they are open or done sampled
+    tasks, or gold copies (an answered copy ends a hold). Most ratings are neither: one query."""
+    if not task_ids:
+        return False
+    sampled = select(agreement_tasks.c.task_id).where(
+        agreement_tasks.c.task_id.in_(task_ids), agreement_tasks.c.overlap.in_((*OPEN_STATES, DONE))
+    )
+    copies = select(gold_copies.c.task_id).where(gold_copies.c.task_id.in_(task_ids))
+    return conn.execute(sampled.union_all(copies).limit(1)).first() is not None
+
+
 def has_sample_in_flight(conn: Connection, project_id: int) -> bool:
     query = select(agreement_tasks.c.task_id).where(
         agreement_tasks.c.project_id == project_id,
