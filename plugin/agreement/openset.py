@@ -17,6 +17,7 @@ tens of thousands of annotations, so a sample is raised a few tasks at a time:
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, select, update
 
@@ -137,7 +138,7 @@ def rating_filters() -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def rated_twice(task_ids: Select[tuple[int]] | list[int], service_user_id: int | None) -> Select[tuple[int]]:
+def rated_twice(task_ids: Select[Any] | list[int], service_user_id: int | None) -> Select[Any]:
     """Of these tasks, those with finished ratings by two different people (not us)."""
     query = select(annotations.c.task_id).where(annotations.c.task_id.in_(task_ids), *rating_filters())
     if service_user_id is not None:
