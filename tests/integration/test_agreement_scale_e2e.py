@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+import requests
 from lsharness import LabelStudioServer
 from servicefixtures import ServiceProcess
 from sqlalchemy import func, select
@@ -38,15 +39,37 @@ def wait_for(predicate, timeout=120, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def start_patiently(service: ServiceProcess) -> ServiceProcess:
+    """``start()`` gives up after 60 s; on a loaded shared machine the service can take longer."""
+    try:
+        return service.start()
+    except RuntimeError:
+        if service.proc is None or service.proc.poll() is not None:
+            raise
+
+    def healthy():
+        try:
+            return requests.get(f"{service.base_url}/healthz", timeout=5).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(healthy, timeout=180, what="lsqa serve")
+    except AssertionError:
+        service.stop()
+        raise
+    return service
+
+
 @pytest.mark.timeout(900)  # about 4 minutes on a quiet machine
 def test_gold_keeps_its_share_while_a_big_import_is_sampled(
     ls_server: LabelStudioServer, make_annotator, sqlite_url, tmp_path
 ):
     project_id = ls_server.create_project("agreement at scale", LABEL_CONFIG)
-    service = ServiceProcess(
+    service = start_patiently(ServiceProcess(
         tmp_path, sqlite_url, label_studio_url=ls_server.url, api_key=ls_server.admin_pat,
         extra="worker:\n  sync_interval: 0\n  poll_interval: 0.05\n",
-    ).start()  # fmt: skip
+    ))  # fmt: skip
     store = Store(sqlite_url)
     try:
         service.cli("connect", "--project", str(project_id), "--no-sync")
