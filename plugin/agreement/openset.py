@@ -11,12 +11,14 @@ tens of thousands of annotations, so a sample is raised a few tasks at a time:
   batches' waiting tasks are raised first, as open ones get done;
 - while a gold copy of the project waits for its target (``creating`` or ``live``), nothing is
   raised, so the copy is behind at most the tasks open when it was made: gold first, sample next.
+  A copy holds for ``GOLD_HOLD`` at most (a target who stopped working must not stop the sample).
 
 ``max_open`` 0 means no bound and no hold (every sampled task raised at once, the behaviour before).
 """
 
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, select, update
@@ -30,6 +32,7 @@ RAISE_JOB = "agreement_raise"
 WAITING, PENDING, SET, DONE = "waiting", "pending", "set", "done"
 OPEN_STATES = (PENDING, SET)
 GOLD_WAITING_STATES = ("creating", "live")  # a copy its target has not answered yet
+GOLD_HOLD = timedelta(minutes=15)  # longest a waiting copy holds the refill
 
 
 def refresh_open_set(conn: Connection, project_id: int, max_open: int) -> int:
@@ -90,9 +93,14 @@ def refill(conn: Connection, project_id: int, max_open: int) -> int:
     return len(chosen)
 
 
-def gold_waits(conn: Connection, project_id: int) -> bool:
+def gold_waits(conn: Connection, project_id: int, now: datetime | None = None) -> bool:
+    """A copy made less than ``GOLD_HOLD`` ago waits for its target. An older one does not hold the
+    sample any more: its target has stopped working (it reaches them after the open tasks)."""
+    since = (now or datetime.now(UTC)) - GOLD_HOLD
     query = select(gold_copies.c.id).where(
-        gold_copies.c.project_id == project_id, gold_copies.c.state.in_(GOLD_WAITING_STATES)
+        gold_copies.c.project_id == project_id,
+        gold_copies.c.state.in_(GOLD_WAITING_STATES),
+        gold_copies.c.created_at >= since,
     )
     return conn.execute(query.limit(1)).first() is not None
 

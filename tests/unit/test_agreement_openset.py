@@ -131,6 +131,14 @@ def test_a_waiting_gold_copy_holds_the_refill_until_answered(store, settings):
     first_open = opened(service)
     rate_twice(service, first_open[:1])
     assert opened(service) == first_open[1:]  # held: the copy is behind these two only
+    with store.begin() as conn:  # a copy whose target stopped working holds no more
+        conn.execute(gold_copies.update().values(created_at=now - timedelta(minutes=16)))
+    rate_twice(service, first_open[1:2])
+    assert len(opened(service)) == MAX_OPEN
+    with store.begin() as conn:
+        conn.execute(gold_copies.update().values(created_at=now))
+    rate_twice(service, opened(service)[:1])
+    assert len(opened(service)) == MAX_OPEN - 1  # held again
     with store.begin() as conn:
         conn.execute(gold_copies.update().values(state="answered"))
     service.send(service.label(ANN, 900, "bird"))  # the copy's answer (any event of the project)
