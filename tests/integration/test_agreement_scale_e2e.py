@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 LABEL_CONFIG = """<View><Text name="text" value="$text"/>
 <Choices name="c" toName="text"><Choice value="a"/><Choice value="b"/></Choices></View>"""
-N_TASKS, N_GOLD, REAL_PER_PERSON = 5000, 60, 130
+N_TASKS, N_GOLD, REAL_PER_PERSON = 5000, 60, 115
 
 
 def choice(value):
@@ -81,7 +81,8 @@ def test_gold_keeps_its_share_while_a_big_import_is_sampled(
                     project_id=project_id, data={"text": text}, expert_result=choice(label), classes=[label],
                     origin="cli", created_at=now, updated_at=now,
                 ))  # fmt: skip
-        ls_server.import_tasks(project_id, [{"text": f"frame {i}"} for i in range(N_TASKS)])
+        frames = [{"text": f"frame {i}"} for i in range(N_TASKS)]  # one import (1 TASKS_CREATED body)
+        ls_server.api.json("POST", f"/api/projects/{project_id}/import", json=frames, timeout=600)
 
         def sample_open():
             with store.read() as conn:
@@ -132,7 +133,7 @@ def test_gold_keeps_its_share_while_a_big_import_is_sampled(
         # The sample filled meanwhile (gold did not stop it), a few open tasks at a time.
         print(f"sampled tasks served {sampled_served}, sample {batch['sample_done']}/{batch['sample_size']}, "
               f"starved fetches {starved}, gold at {gold_at}")  # fmt: skip
-        assert sampled_served >= 150 and 0 < batch["sample_done"] < batch["sample_size"]
+        assert sampled_served >= 100 and 0 < batch["sample_done"] < batch["sample_size"]
         for person in people:
             purposes = [a["purpose"] for a in answers if a["annotator_id"] == person.id]
             assert len(purposes) == len(gold_at[person.id])
