@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--max-open", type=int, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        bench_size(200, args.max_open, Path(tmp))  # warm-up: SQLAlchemy compiles each statement once
         for n in args.sizes:
             rows = bench_size(n, args.max_open, Path(tmp))
             base = rows[0][1]
