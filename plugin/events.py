@@ -66,6 +66,8 @@ def parse_event(body: dict[str, Any]) -> Changes:
     if action not in HANDLED_ACTIONS:
         raise EventError(f"unhandled action {action!r}")
     changes = Changes()
+    if isinstance(body.get("lsqa_origin"), str):  # the sync's events for what no webhook announced
+        changes.origin = body["lsqa_origin"]
     project = body.get("project")
     pid = project_id_of(body)
     if isinstance(project, dict) and pid is not None:

@@ -49,6 +49,7 @@ class Changes:
     annotations: list[AnnotationRecord] = field(default_factory=list)
     deleted_task_ids: list[int] = field(default_factory=list)
     deleted_annotation_ids: list[int] = field(default_factory=list)
+    origin: str | None = None  # "sync": written by the service's sync, not sent by Label Studio
 
     def size(self) -> int:
         return (

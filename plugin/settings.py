@@ -298,6 +298,13 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "agreement.max_open_samples",
+        int,
+        20,
+        "Sampled tasks per project with their overlap raised at a time (0: the whole sample at once).",
+        minimum=0,
+    ),
+    Setting(
         "alerts.slack_webhook_url",
         str,
         None,

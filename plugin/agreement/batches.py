@@ -1,7 +1,7 @@
 """Batches in the store: forming them from new tasks, drawing their samples, following progress.
 
 Everything here runs inside the worker's event transaction; calls into Label Studio (raising the
-sampled tasks' overlap) are enqueued as jobs.
+sampled tasks' overlap) are enqueued as jobs, a few tasks at a time (``plugin.agreement.openset``).
 """
 
 from collections.abc import Iterable, Sequence
@@ -11,16 +11,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, delete, func, select, update
 
+from plugin.agreement.openset import WAITING, rating_filters, refill
 from plugin.agreement.sampling import batch_seed, choose_sample
 from plugin.gold.ledger import copy_task_ids
 from plugin.jobs import enqueue_job
 from plugin.records import TaskRecord
-from plugin.relabel.guards import not_written_back
 from plugin.store.dialect import insert
 from plugin.store.schema import annotations, gold_copies, gold_items
 from plugin.store.schema_agreement import agreement_batches, agreement_tasks
 
-OVERLAP_JOB = "agreement_overlap"
+OVERLAP_JOB = "agreement_overlap"  # raised a whole batch's sample at once; jobs left from before
 COMPUTE_JOB = "agreement_compute"
 
 
@@ -30,6 +30,7 @@ class BatchPolicy:
     batch_size: int = 2000
     sample_rate: float = 0.10
     salt: str = ""
+    max_open: int = 0  # sampled tasks open (overlap raised) per project at a time; 0: no bound
 
 
 def gold_copy_ids(conn: Connection, project_id: int, new_tasks: Sequence[TaskRecord]) -> set[int]:
@@ -50,9 +51,13 @@ def gold_copy_ids(conn: Connection, project_id: int, new_tasks: Sequence[TaskRec
 
 
 def add_new_tasks(
-    conn: Connection, project_id: int, task_ids: Sequence[int], policy: BatchPolicy
+    conn: Connection, project_id: int, task_ids: Sequence[int], policy: BatchPolicy, source: str = "import"
 ) -> list[int]:
-    """Put new tasks into batches; returns the ids of the batches closed (sampled) now."""
+    """Put new tasks into batches; returns the ids of the batches closed (sampled) now.
+
+    ``source`` "sync" or "backlog": tasks that appeared without a live ``TASKS_CREATED`` form
+    batches of their own, ``batch_size`` tasks each, whatever the batch mode.
+    """
     already = select(agreement_tasks.c.task_id).where(
         agreement_tasks.c.project_id == project_id, agreement_tasks.c.task_id.in_(task_ids)
     )
@@ -60,19 +65,33 @@ def add_new_tasks(
     fresh = sorted(set(task_ids) - seen)  # a replayed event forms no second batch
     if not fresh:
         return []
+    if source != "import":
+        return [_batch_of(conn, project_id, source, fresh[i : i + policy.batch_size], policy)
+                for i in range(0, len(fresh), policy.batch_size)]  # fmt: skip
     if policy.mode == "import":
-        batch_id = _new_batch(conn, project_id, "import")
-        _attach(conn, project_id, batch_id, fresh)
-        return [close_batch(conn, batch_id, policy)]
+        from plugin.agreement.imports import continued_import, extend_batch
+
+        earlier = continued_import(conn, project_id, fresh)
+        if earlier is not None:  # the next body of one big import (Label Studio sends 5,000 a body)
+            return [extend_batch(conn, earlier, fresh, policy)]
+        return [_batch_of(conn, project_id, "import", fresh, policy)]
     closed = []
     while fresh:
         batch_id, count = _filling_batch(conn, project_id)
         room = max(policy.batch_size - count, 0)  # the setting may have shrunk meanwhile
         taken, fresh = fresh[:room], fresh[room:]
-        _attach(conn, project_id, batch_id, taken)
+        attach(conn, project_id, batch_id, taken)
         if count + len(taken) >= policy.batch_size:
             closed.append(close_batch(conn, batch_id, policy))
     return closed
+
+
+def _batch_of(
+    conn: Connection, project_id: int, source: str, task_ids: list[int], policy: BatchPolicy
+) -> int:
+    batch_id = _new_batch(conn, project_id, source)
+    attach(conn, project_id, batch_id, task_ids)
+    return close_batch(conn, batch_id, policy)
 
 
 def _new_batch(conn: Connection, project_id: int, source: str) -> int:
@@ -108,7 +127,7 @@ def _size(conn: Connection, batch_id: int) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def _attach(conn: Connection, project_id: int, batch_id: int, task_ids: Iterable[int]) -> None:
+def attach(conn: Connection, project_id: int, batch_id: int, task_ids: Iterable[int]) -> None:
     rows = [
         {"project_id": project_id, "task_id": t, "batch_id": batch_id, "sampled": False, "overlap": None}
         for t in task_ids
@@ -119,7 +138,7 @@ def _attach(conn: Connection, project_id: int, batch_id: int, task_ids: Iterable
 
 
 def close_batch(conn: Connection, batch_id: int, policy: BatchPolicy) -> int:
-    """Draw the batch's sample and enqueue raising its overlap in Label Studio."""
+    """Draw the batch's sample; its tasks wait their turn to be raised (``openset.refill``)."""
     project_id = conn.execute(
         select(agreement_batches.c.project_id).where(agreement_batches.c.id == batch_id)
     ).scalar_one()
@@ -130,15 +149,7 @@ def close_batch(conn: Connection, batch_id: int, policy: BatchPolicy) -> int:
     )
     seed = batch_seed(policy.salt, project_id, members)
     sample = choose_sample(members, policy.sample_rate, seed=seed)
-    for start in range(0, len(sample), 500):
-        conn.execute(
-            update(agreement_tasks)
-            .where(
-                agreement_tasks.c.batch_id == batch_id,
-                agreement_tasks.c.task_id.in_(sample[start : start + 500]),
-            )
-            .values(sampled=True, overlap="pending")
-        )
+    mark_sampled(conn, batch_id, sample)
     conn.execute(
         update(agreement_batches)
         .where(agreement_batches.c.id == batch_id)
@@ -150,10 +161,21 @@ def close_batch(conn: Connection, batch_id: int, policy: BatchPolicy) -> int:
         )
     )
     if sample:
-        enqueue_job(
-            conn, OVERLAP_JOB, f"agreement:overlap:{batch_id}", {"batch_id": batch_id}, project_id=project_id
-        )
+        refill(conn, project_id, policy.max_open)
     return batch_id
+
+
+def mark_sampled(conn: Connection, batch_id: int, sample: list[int]) -> None:
+    """The sample's tasks wait their turn to be raised."""
+    for start in range(0, len(sample), 500):
+        conn.execute(
+            update(agreement_tasks)
+            .where(
+                agreement_tasks.c.batch_id == batch_id,
+                agreement_tasks.c.task_id.in_(sample[start : start + 500]),
+            )
+            .values(sampled=True, overlap=WAITING)
+        )
 
 
 def sample_ratings(batch_id: int, service_user_id: int | None, *columns: Any) -> Select[Any]:
@@ -163,13 +185,7 @@ def sample_ratings(batch_id: int, service_user_id: int | None, *columns: Any) ->
     sampled = select(agreement_tasks.c.task_id).where(
         agreement_tasks.c.batch_id == batch_id, agreement_tasks.c.sampled.is_(True)
     )
-    query = select(*columns).where(
-        annotations.c.task_id.in_(sampled),
-        annotations.c.deleted.is_(False),
-        annotations.c.was_cancelled.is_(False),
-        annotations.c.annotator_id.is_not(None),
-        not_written_back(),  # a reviewer's correction is no second rating
-    )
+    query = select(*columns).where(annotations.c.task_id.in_(sampled), *rating_filters())
     if service_user_id is not None:
         query = query.where(annotations.c.annotator_id != service_user_id)
     return query

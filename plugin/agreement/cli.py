@@ -1,4 +1,4 @@
-"""``lsqa agreement compute|list``: a project's batch agreement figures from the command line."""
+"""``lsqa agreement compute|list|backlog``: a project's batch agreement figures from the command line."""
 
 import argparse
 import json
@@ -7,11 +7,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from plugin.agreement.backlog import sample_next_backlog_batch
 from plugin.agreement.batches import recount_batch
 from plugin.agreement.compute import compute_batch
-from plugin.agreement.engine import compute_settings
+from plugin.agreement.engine import batch_policy, compute_settings
 from plugin.agreement.summary import list_batches
 from plugin.commands import StoreFactory, add_verb
+from plugin.relabel.guards import is_connected_source
 from plugin.settings import Settings
 from plugin.store.schema_agreement import agreement_batches
 
@@ -24,7 +26,10 @@ def add_commands(subparsers: Any, store_factory: StoreFactory) -> None:
         verbs, "compute", _compute, "compute (again) the figures of a project's batches", store_factory
     )
     listing = add_verb(verbs, "list", _list, "list a project's batches with their figures", store_factory)
-    for command in (compute, listing):
+    backlog = add_verb(
+        verbs, "backlog", _backlog, "form batches of the project's tasks that belong to none", store_factory
+    )
+    for command in (compute, listing, backlog):
         command.add_argument("--project", "-p", type=int, required=True, help="Label Studio project id")
     compute.add_argument("--batch", "-b", type=int, help="only this batch (default: every batch)")
     listing.add_argument("--json", action="store_true", help="machine-readable output (the API's JSON)")
@@ -48,6 +53,29 @@ def _compute(settings: Settings, args: argparse.Namespace, store_factory: StoreF
                 recount_batch(conn, batch_id)
             figures = compute_batch(store, batch_id, compute_settings(settings))
             print(_line(batch_id, figures))
+    return 0
+
+
+def _backlog(settings: Settings, args: argparse.Namespace, store_factory: StoreFactory) -> int:
+    """Tasks the store knows (from the sync) that no batch holds: batches of their own."""
+    policy = batch_policy(settings)
+    formed = 0
+    with store_factory(settings) as store:
+        with store.read() as conn:
+            if not is_connected_source(conn, args.project):
+                print(f"lsqa: project {args.project} is not a connected source project", file=sys.stderr)
+                return 2
+        while True:
+            with store.begin() as conn:  # one short transaction per batch
+                formed_now = sample_next_backlog_batch(conn, args.project, policy)
+            if formed_now is None:
+                break
+            formed += 1
+            print(f"batch {formed_now[0]} (backlog): {formed_now[1]} tasks")
+    print(
+        f"project {args.project}: {formed} backlog batch(es) formed; the worker raises their samples' "
+        f"overlap {policy.max_open or 'all'} at a time"
+    )
     return 0
 
 

@@ -5,6 +5,10 @@
 - ANNOTATION_* and deletions: the sample's progress is recounted; a complete sample enqueues the
   computation of the batch's figures (done by a job, outside the event's transaction).
 - TASKS_DELETED: deleted tasks leave their batches.
+- After each of these, the project's open set is refreshed (``plugin.agreement.openset``): done
+  sampled tasks make room for waiting ones, unless a gold copy waits for its target.
+- A ``TASKS_CREATED`` the sync wrote (``"lsqa_origin": "sync"``: tasks no webhook announced) forms
+  batches of its own (source ``sync``).
 """
 
 import logging
@@ -24,6 +28,13 @@ from plugin.agreement.batches import (
     task_ids_of_annotations,
 )
 from plugin.agreement.compute import ComputeSettings, compute_batch
+from plugin.agreement.openset import (
+    RAISE_JOB,
+    concerns_open_set,
+    projects_with_sample_in_flight,
+    refresh_open_set,
+    reopen_undone,
+)
 from plugin.agreement.overlap import OverlapSetter
 from plugin.jobs import Job, finish_job
 from plugin.records import Changes, TaskRecord
@@ -43,6 +54,7 @@ def batch_policy(settings: Settings) -> BatchPolicy:
         batch_size=settings["agreement.batch_size"],
         sample_rate=settings["agreement.sample_rate"],
         salt=settings["webhook.secret"],  # annotators cannot predict the sample
+        max_open=settings["agreement.max_open_samples"],
     )
 
 
@@ -61,16 +73,50 @@ def react_to_event(
     if not settings["agreement.enabled"]:
         return
     if action == "TASKS_CREATED":
-        form_batches(conn, changes.tasks, batch_policy(settings))
-    elif action in ANNOTATION_ACTIONS:
-        refresh_progress(conn, [a.task_id for a in changes.annotations if a.task_id is not None])
+        source = "sync" if changes.origin == "sync" else "import"  # recovered tasks: a batch of their own
+        form_batches(conn, changes.tasks, batch_policy(settings), source)
+        return
+    if action in ANNOTATION_ACTIONS:
+        task_ids = [a.task_id for a in changes.annotations if a.task_id is not None]
+        refresh_progress(conn, task_ids)
+        if not concerns_open_set(conn, task_ids):
+            return
     elif action == "ANNOTATIONS_DELETED":
-        refresh_progress(conn, task_ids_of_annotations(conn, changes.deleted_annotation_ids))
+        task_ids = task_ids_of_annotations(conn, changes.deleted_annotation_ids)
+        refresh_progress(conn, task_ids)
+        for project_id in projects_of(changes):
+            reopen_undone(conn, project_id, task_ids)
     elif action == "TASKS_DELETED":
         forget_tasks(conn, changes.deleted_task_ids)
+    else:
+        return
+    for project_id in projects_of(changes):  # done samples make room; an answered gold copy ends a hold
+        refresh_open_set(conn, project_id, settings["agreement.max_open_samples"])
 
 
-def form_batches(conn: Connection, new_tasks: list[TaskRecord], policy: BatchPolicy) -> list[int]:
+def projects_of(changes: Changes) -> list[int]:
+    ids = {p.id for p in changes.projects}
+    ids |= {a.project_id for a in changes.annotations if a.project_id is not None}
+    return sorted(ids)
+
+
+def refresh_open_sets(store: Store, settings: Settings) -> int:
+    """Refresh every project's open set; returns how many sampled tasks were raised. For a caller
+    outside the event path, e.g. after a sync brought ratings or answers no event announced."""
+    if not settings["agreement.enabled"]:
+        return 0
+    with store.read() as conn:
+        project_ids = projects_with_sample_in_flight(conn)
+    raised = 0
+    for project_id in project_ids:
+        with store.begin() as conn:
+            raised += refresh_open_set(conn, project_id, settings["agreement.max_open_samples"])
+    return raised
+
+
+def form_batches(
+    conn: Connection, new_tasks: list[TaskRecord], policy: BatchPolicy, source: str = "import"
+) -> list[int]:
     """Batches closed by these new tasks, per connected project."""
     by_project: dict[int, list[TaskRecord]] = {}
     for task in new_tasks:
@@ -81,7 +127,8 @@ def form_batches(conn: Connection, new_tasks: list[TaskRecord], policy: BatchPol
         if not is_connected_source(conn, project_id):  # never the relabel project
             continue
         copies = gold_copy_ids(conn, project_id, tasks)
-        closed += add_new_tasks(conn, project_id, [t.id for t in tasks if t.id not in copies], policy)
+        fresh = [t.id for t in tasks if t.id not in copies]
+        closed += add_new_tasks(conn, project_id, fresh, policy, source)
     return closed
 
 
@@ -89,8 +136,10 @@ def job_handlers(
     store: Any, adapter_factory: Callable[[], Any], settings: Settings
 ) -> dict[str, Callable[[Job], None]]:
     """Handlers for the durable jobs this feature enqueues (``plugin.jobs``)."""
+    setter = OverlapSetter(store, adapter_factory)
     return {
-        OVERLAP_JOB: OverlapSetter(store, adapter_factory),
+        OVERLAP_JOB: setter,
+        RAISE_JOB: setter,
         COMPUTE_JOB: _computer(store, adapter_factory, compute_settings(settings)),
     }
 

@@ -1,4 +1,4 @@
-"""Raise the overlap of a batch's sampled tasks to 2 in Label Studio (the job the engine enqueued).
+"""Raise the overlap of sampled tasks to 2 in Label Studio (the job ``openset.refill`` enqueued).
 
 Community Edition has no task assignment: a task with overlap 2 is simply not done until two
 different people have labelled it, and with ``show_overlap_first`` (which hidden gold needs too)
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from plugin.agreement.batches import forget_tasks
+from plugin.agreement.openset import PENDING, SET
 from plugin.gold.ledger import copy_task_ids
 from plugin.jobs import Job, RetryLater, finish_job
 from plugin.store import Store
@@ -54,27 +55,28 @@ class OverlapSetter:
             raise RetryLater(str(exc)) from exc
 
     def _run(self, job: Job) -> None:
-        batch_id = int(job.payload["batch_id"])
-        with self.store.read() as conn:
-            batch = (
-                conn.execute(select(agreement_batches).where(agreement_batches.c.id == batch_id))
-                .mappings()
-                .first()
+        """A raise job names its project (``openset.refill``); one left from before names a batch."""
+        if "batch_id" in job.payload:
+            where = agreement_tasks.c.batch_id == int(job.payload["batch_id"])
+            project_of = select(agreement_batches.c.project_id).where(
+                agreement_batches.c.id == int(job.payload["batch_id"])
             )
+        else:
+            where = agreement_tasks.c.project_id == int(job.payload["project_id"])
+            project_of = select(agreement_tasks.c.project_id).where(where).limit(1)
+        with self.store.read() as conn:
+            project_id = conn.execute(project_of).scalar_one_or_none()
             pending = list(
                 conn.execute(
-                    select(agreement_tasks.c.task_id).where(
-                        agreement_tasks.c.batch_id == batch_id, agreement_tasks.c.overlap == "pending"
-                    )
+                    select(agreement_tasks.c.task_id).where(where, agreement_tasks.c.overlap == PENDING)
                 ).scalars()
             )
-            copies = copy_task_ids(conn, batch["project_id"]) if batch else set()
-        if batch is None:
+            copies = copy_task_ids(conn, project_id) if project_id is not None else set()
+        if project_id is None:
             with self.store.begin() as conn:
                 finish_job(conn, job.id, "failed", "batch vanished")
             return
-        if batch["service_user_id"] is None:
-            self._remember_service_user(batch_id)
+        self._remember_service_user(project_id)
         for task_id in pending:
             if task_id in copies:  # a gold copy that slipped in while it was being recorded
                 self._drop(task_id)
@@ -82,16 +84,19 @@ class OverlapSetter:
                 self._raise_overlap(task_id)
         with self.store.begin() as conn:
             finish_job(conn, job.id)
-        log.info("batch %d: overlap %d set on %d sampled tasks", batch_id, SAMPLE_OVERLAP, len(pending))
+        log.info("project %d: overlap %d set on %d sampled tasks", project_id, SAMPLE_OVERLAP, len(pending))
 
-    def _remember_service_user(self, batch_id: int) -> None:
+    def _remember_service_user(self, project_id: int) -> None:
+        batches = agreement_batches.c
+        unknown = (batches.project_id == project_id) & batches.service_user_id.is_(None)
+        with self.store.read() as conn:
+            if conn.execute(select(agreement_batches.c.id).where(unknown).limit(1)).first() is None:
+                return
         if self._service_user_id is None:
             self._service_user_id = int(self.adapter.whoami()["id"])
         with self.store.begin() as conn:
             conn.execute(
-                update(agreement_batches)
-                .where(agreement_batches.c.id == batch_id)
-                .values(service_user_id=self._service_user_id)
+                update(agreement_batches).where(unknown).values(service_user_id=self._service_user_id)
             )
 
     def _raise_overlap(self, task_id: int) -> None:
@@ -108,7 +113,9 @@ class OverlapSetter:
             self.adapter.create_annotation(task_id, result=[], was_cancelled=True)
         with self.store.begin() as conn:
             conn.execute(
-                update(agreement_tasks).where(agreement_tasks.c.task_id == task_id).values(overlap="set")
+                update(agreement_tasks)
+                .where(agreement_tasks.c.task_id == task_id, agreement_tasks.c.overlap == PENDING)
+                .values(overlap=SET)
             )
 
     def _drop(self, task_id: int) -> None:

@@ -13,7 +13,7 @@ agreement_batches = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("project_id", BigInteger, nullable=False),
-    Column("source", String(16), nullable=False),  # import | every_n
+    Column("source", String(16), nullable=False),  # import | every_n | sync | backlog
     Column("status", String(16), nullable=False),  # filling (every_n only) | sampling | complete
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("task_count", Integer, nullable=False),
@@ -38,5 +38,7 @@ agreement_tasks = Table(
     ),  # events name tasks only
     Column("batch_id", BigInteger, nullable=False, index=True),
     Column("sampled", Boolean, nullable=False),
-    Column("overlap", String(16)),  # sampled tasks: pending | set (overlap 2 in Label Studio)
+    # sampled tasks: waiting | pending | set (overlap 2 in Label Studio) | done (plugin.agreement.openset)
+    Column("overlap", String(16)),
+    Index("ix_agreement_tasks_open_set", "project_id", "overlap", "batch_id", "task_id"),
 )

@@ -53,7 +53,8 @@ def settings(store_url, tmp_path):
     config = tmp_path / "lsqa.yaml"
     # min_items 1: the 20-task sample is about the flow; plugin.relabel.rules has the evidence rule
     config.write_text(
-        f"gold:\n  enabled: false\nagreement:\n  bootstrap: 200\n  min_items: 1\napi:\n  token: {API_TOKEN}\n"
+        "gold:\n  enabled: false\nagreement:\n  bootstrap: 200\n  min_items: 1\n  max_open_samples: 0\n"
+        f"api:\n  token: {API_TOKEN}\n"
     )
     env = {
         "LABEL_STUDIO_URL": "http://127.0.0.1:1",
