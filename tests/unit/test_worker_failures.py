@@ -1,7 +1,6 @@
 """One bad event never stops the worker: poison events are parked, the events behind them are
 processed, failures back off, and a database in trouble makes no event fail (both engines)."""
 
-import json
 import sqlite3
 import threading
 import time
@@ -11,49 +10,15 @@ import pytest
 from eventfactory import annotation_event, deleted_tasks, payload
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from workerfaults import enqueue, inbox_state, install_fault, make_settings
 
 import plugin.worker as worker_module
-from plugin.relabel import engine as relabel_engine
-from plugin.settings import load_settings
-from plugin.store.inbox import InboxEvent, append_events
 from plugin.store.schema import annotations, gold_copies, gold_items, inbox, projects
 from plugin.worker import Worker
 
 BIG = 2**63  # one past the largest BIGINT: SQLite's driver raises OverflowError on it
 CHOICES = """<View><Text name="text" value="$text"/>
 <Choices name="label" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>"""
-
-
-def make_settings(store_url, tmp_path, **worker):
-    config = tmp_path / "worker.yaml"
-    config.write_text("worker:\n" + "".join(f"  {k}: {v}\n" for k, v in worker.items()) if worker else "")
-    env = {
-        "LABEL_STUDIO_URL": "http://127.0.0.1:1",
-        "LABEL_STUDIO_API_KEY": "k",
-        "LSQA_WEBHOOK_SECRET": "x" * 16,
-        "LSQA_DATABASE_URL": store_url,
-    }
-    return load_settings(config, env=env)
-
-
-@pytest.fixture
-def settings(store_url, tmp_path):
-    return make_settings(store_url, tmp_path)
-
-
-def enqueue(store, bodies):
-    """Straight into the inbox, as an older receiver (or a hand edit) could have left them."""
-    events = [InboxEvent(f"key-{i}-{id(b)}", b["action"], 1, json.dumps(b)) for i, b in enumerate(bodies)]
-    with store.inbox_begin() as conn:
-        append_events(conn, events)
-
-
-def inbox_state(store):
-    with store.inbox_read() as conn:
-        rows = conn.execute(
-            select(inbox.c.id, inbox.c.status, inbox.c.attempts, inbox.c.error).order_by(inbox.c.id)
-        )
-        return [tuple(r) for r in rows]
 
 
 def stored_annotation_ids(store):
@@ -130,18 +95,7 @@ def test_a_gold_copy_answer_whose_results_are_not_objects_is_parked(store, setti
 
 @pytest.fixture
 def fault(monkeypatch):
-    """A reaction that raises ``errors[annotation id]`` (a bug, or the database in trouble)."""
-    errors: dict[int, Exception] = {}
-    real = relabel_engine.react_to_event
-
-    def react(conn, action, changes, settings, event_id):
-        for annotation in changes.annotations:
-            if annotation.id in errors:
-                raise errors[annotation.id]
-        return real(conn, action, changes, settings, event_id)
-
-    monkeypatch.setattr(relabel_engine, "react_to_event", react)
-    return errors
+    return install_fault(monkeypatch)
 
 
 def test_any_exception_while_reacting_is_the_events_failure_alone(store, store_url, tmp_path, fault):
