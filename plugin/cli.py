@@ -21,6 +21,7 @@ from plugin.demo import cli as demo_cli
 from plugin.firstrun import SetupError, check_port_free, hint_for
 from plugin.gold import GoldError
 from plugin.gold.cli import add_gold_commands
+from plugin.inbox_cli import add_commands as add_inbox_commands
 from plugin.logs import configure_logging
 from plugin.offline import cli as offline_cli
 from plugin.relabel import cli as relabel_cli
@@ -116,7 +117,7 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     from plugin.status import format_status, project_status
 
     with _store(settings) as store, store.read() as conn, store.inbox_read() as inbox_conn:
-        status = project_status(conn, inbox_conn, args.project)
+        status = project_status(conn, inbox_conn, args.project, settings["worker.stuck_after_seconds"])
     print(json.dumps(status, indent=2) if args.json else format_status(status))
     return 0
 
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     offline_cli.add_commands(sub, _store)
     demo_cli.add_commands(sub)
     init_cli.add_commands(sub)
+    add_inbox_commands(sub, _store)
     return parser
 
 

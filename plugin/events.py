@@ -7,6 +7,8 @@ only, and ``project`` is the whole Project model, secret ``token`` included.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -36,9 +38,30 @@ PROJECT_SETTING_KEYS = (
 
 SECRET_PROJECT_KEYS = ("token",)
 
+# Label Studio's ids are positive 64-bit integers; anything outside cannot be stored (SQLite and
+# PostgreSQL BIGINT) and would fail the event later, or the group of events written with it.
+MAX_ID = 2**63 - 1
+
 
 class EventError(ValueError):
-    """The body is JSON but not a Label Studio event we can read."""
+    """The body is JSON but not a Label Studio event we can read. Permanent: the same body fails
+    the same way every time, so it is refused at the door or parked at once, never retried."""
+
+
+def load_body(raw: bytes | str) -> Any:
+    """Decode a webhook body; EventError (with a reason safe to show the sender) if it is not
+    JSON we can store: invalid, nested too deeply, or holding NaN/Infinity, which Python reads
+    but JSON, and PostgreSQL's JSON columns, do not allow."""
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise EventError("body is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError):
+        raise EventError("body is not valid JSON") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def redact(body: dict[str, Any]) -> bool:
@@ -54,10 +77,11 @@ def redact(body: dict[str, Any]) -> bool:
 
 
 def project_id_of(body: dict[str, Any]) -> int | None:
+    """The event's project id, None when it names none; EventError when it names a bad one."""
     project = body.get("project")
     if isinstance(project, dict):
-        return _int_or_none(project.get("id"))
-    return _int_or_none(project)
+        return _optional_id(project.get("id"), "project.id")
+    return _optional_id(project, "project")
 
 
 def parse_event(body: dict[str, Any]) -> Changes:
@@ -86,7 +110,7 @@ def parse_event(body: dict[str, Any]) -> Changes:
 
 def parse_project(project: dict[str, Any]) -> ProjectRecord:
     return ProjectRecord(
-        id=_require_int(project.get("id"), "project.id"),
+        id=_require_id(project.get("id"), "project.id"),
         title=project.get("title"),
         label_config=project.get("label_config"),
         settings={k: project[k] for k in PROJECT_SETTING_KEYS if k in project},
@@ -97,11 +121,11 @@ def parse_task(task: Any, project_id: int | None) -> TaskRecord:
     if not isinstance(task, dict):
         raise EventError("task is not an object")
     return TaskRecord(
-        id=_require_int(task.get("id"), "task.id"),
-        project_id=_int_or_none(task.get("project")) or project_id,
-        data=task.get("data") or {},
-        meta=task.get("meta") or {},
-        inner_id=_int_or_none(task.get("inner_id")),
+        id=_require_id(task.get("id"), "task.id"),
+        project_id=_optional_id(task.get("project"), "task.project") or project_id,
+        data=_object_or_empty(task.get("data"), "task.data"),
+        meta=_object_or_empty(task.get("meta"), "task.meta"),
+        inner_id=_optional_id(task.get("inner_id"), "task.inner_id"),
         created_at=parse_time(task.get("created_at")),
         updated_at=parse_time(task.get("updated_at")),
     )
@@ -113,14 +137,16 @@ def parse_annotation(annotation: Any, project_id: int | None) -> AnnotationRecor
     result = annotation.get("result") or []
     if not isinstance(result, list):
         raise EventError("annotation.result is not a list")
+    if not all(isinstance(item, dict) for item in result):
+        raise EventError("annotation.result holds an item that is not an object")
     lead_time = annotation.get("lead_time")
     return AnnotationRecord(
-        id=_require_int(annotation.get("id"), "annotation.id"),
-        project_id=_int_or_none(annotation.get("project")) or project_id,
-        task_id=_int_or_none(annotation.get("task")),
+        id=_require_id(annotation.get("id"), "annotation.id"),
+        project_id=_optional_id(annotation.get("project"), "annotation.project") or project_id,
+        task_id=_optional_id(annotation.get("task"), "annotation.task"),
         annotator_id=user_id_of(annotation.get("completed_by")),
         result=result,
-        lead_time=float(lead_time) if isinstance(lead_time, int | float) else None,
+        lead_time=_seconds(lead_time),
         was_cancelled=bool(annotation.get("was_cancelled")),
         ground_truth=bool(annotation.get("ground_truth")),
         created_at=parse_time(annotation.get("created_at")),
@@ -132,7 +158,7 @@ def user_id_of(value: Any) -> int | None:
     """``completed_by`` is an id in webhooks but an expanded user object in some API views."""
     if isinstance(value, dict):
         value = value.get("id")
-    return _int_or_none(value)
+    return _optional_id(value, "completed_by")
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -144,6 +170,17 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
+def _seconds(value: Any) -> float | None:
+    """A duration, or None for anything that is not a finite number (``1e999`` overflows)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -152,21 +189,26 @@ def _as_list(value: Any) -> list[Any]:
 
 def _ids(items: Any) -> Iterable[int]:
     for item in _as_list(items):
-        yield _require_int(item.get("id") if isinstance(item, dict) else item, "id")
+        yield _require_id(item.get("id") if isinstance(item, dict) else item, "id")
 
 
-def _int_or_none(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+def _object_or_empty(value: Any, name: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise EventError(f"{name} is not an object")
+    return value
 
 
-def _require_int(value: Any, name: str) -> int:
-    result = _int_or_none(value)
-    if result is None:
-        raise EventError(f"{name} is missing or not an integer")
-    return result
+def _optional_id(value: Any, name: str) -> int | None:
+    return None if value is None else _require_id(value, name)
+
+
+def _require_id(value: Any, name: str) -> int:
+    """An id: an int (or a string of ASCII digits) from 1 to 2^63 - 1. Not a bool, and not
+    ``"²"``, whose ``isdigit()`` is true but which ``int()`` refuses."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise EventError(f"{name} is missing or not an integer from 1 to 2^63-1")
+    return value

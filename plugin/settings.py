@@ -135,6 +135,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Attempts before a job whose Label Studio call keeps failing (down, slow, 5xx) fails for good.",
         minimum=1,
     ),
+    Setting(
+        "worker.retry_backoff_seconds",
+        float,
+        30.0,
+        "Wait before retrying an event that failed, doubled after each failed attempt (at most an hour).",
+        minimum=0,
+    ),
+    Setting(
+        "worker.stuck_after_seconds",
+        float,
+        300.0,
+        "/healthz answers 503 when events have waited this long and the worker has not moved for as long.",
+        minimum=1,
+    ),
     Setting("gold.enabled", bool, True, "Seed hidden gold copies into annotators' queues."),
     Setting(
         "gold.rate",

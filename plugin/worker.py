@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -13,12 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from plugin.agreement import engine as agreement_engine
 from plugin.alert_delivery import send_alert_job
 from plugin.audit import engine as audit_engine
-from plugin.events import EventError, parse_event
+from plugin.events import EventError, load_body, parse_event
 from plugin.gold.engine import GoldContext, react_to_event
 from plugin.gold.injector import GoldInjector
 from plugin.gold.schedule import GoldPlan
@@ -27,8 +25,10 @@ from plugin.records import Changes
 from plugin.relabel import engine as relabel_engine
 from plugin.relabel.schedule import RelabelSchedule
 from plugin.settings import Settings, alert_settings, review_settings
-from plugin.store import Store, StoreError
+from plugin.store import Store
 from plugin.store.domain import apply_batch, event_seq
+from plugin.store.faults import describe_failure, is_transient
+from plugin.store.heartbeats import beat, forget_worker
 from plugin.store.inbox import (
     ClaimedEvent,
     claim_pending,
@@ -51,13 +51,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# What a bad event can raise while applied or reacted to; anything else is a bug and stops the worker.
-REACTION_ERRORS = (SQLAlchemyError, LookupError, ValueError, TypeError)
 SQLITE_PIECE_ROWS = 250  # rows written per SQLite transaction for one big event
 SQLITE_EVENTS_PER_TRANSACTION = 20  # events (with their reactions) per SQLite write transaction
 RETENTION_EVERY_SECONDS = 3600.0  # how often the worker erases old bodies from the inbox
 RETENTION_PIECE = 500  # events looked at per inbox transaction while erasing
 SYNC_RETRY_SECONDS = (5.0, 15.0, 30.0, 60.0)  # back-off while Label Studio is unreachable
+HEARTBEAT_SECONDS = 10.0  # how often a running worker records that it is alive (worker_heartbeats)
+STORE_RETRY_MAX_SECONDS = 30.0  # longest pause, doubling from worker.poll_interval, while the store fails
 
 
 class Worker:
@@ -87,6 +87,7 @@ class Worker:
         )
         self.alert_settings = alert_settings(settings)
         self._retention_cursor = 0  # inbox ids up to here have had their bodies erased when due
+        self.progress_at: datetime | None = None  # the last pass over the inbox that ended well
         self.job_handlers = {
             "send_alert": self._send_alert,
             **(self.injector.handlers() if self.injector else {}),
@@ -143,12 +144,16 @@ class Worker:
 
     @staticmethod
     def _parse(events: list[ClaimedEvent]) -> dict[int, Changes | Exception]:
+        """Each event's changes, or why it can never be read (an EventError: parsing is pure, so
+        whatever it raises, it would raise again)."""
         parsed: dict[int, Changes | Exception] = {}
         for event in events:
             try:
-                parsed[event.id] = parse_event(json.loads(event.body))
-            except (EventError, ValueError, TypeError, KeyError) as exc:
+                parsed[event.id] = parse_event(load_body(event.body))
+            except EventError as exc:
                 parsed[event.id] = exc
+            except Exception as exc:
+                parsed[event.id] = EventError(describe_failure(exc))
         return parsed
 
     def _apply(
@@ -167,7 +172,9 @@ class Worker:
                 apply_batch(conn, [(event_seq(e.id), parsed[e.id]) for e in good])  # type: ignore[misc]
                 for event in good:
                     self._react(conn, event, whole[event.id])  # type: ignore[arg-type]
-        except REACTION_ERRORS:
+        except Exception as exc:
+            if is_transient(exc):  # the database's trouble, not the events': try them all later
+                raise
             good = self._apply_one_by_one(conn, good, parsed, whole)
         failed = [(e, parsed[e.id]) for e in claimed if isinstance(parsed[e.id], Exception)]
         return good, failed  # type: ignore[return-value]
@@ -202,13 +209,21 @@ class Worker:
                     apply_batch(conn, [(event_seq(event.id), parsed[event.id])])  # type: ignore[list-item]
                     self._react(conn, event, whole[event.id])  # type: ignore[arg-type]
                 applied.append(event)
-            except REACTION_ERRORS as exc:
+            except Exception as exc:  # whatever one event makes us raise is its failure alone
+                if is_transient(exc):
+                    raise
                 parsed[event.id] = exc
         return applied
 
     def _fail(self, conn: Connection, event: ClaimedEvent, exc: Exception) -> None:
+        """Count the attempt; an unreadable event is parked at once, others retry after a back-off."""
         status = record_failure(
-            conn, event.id, f"{type(exc).__name__}: {exc}", self.settings["worker.max_attempts"]
+            conn,
+            event.id,
+            describe_failure(exc),
+            self.settings["worker.max_attempts"],
+            backoff_seconds=self.settings["worker.retry_backoff_seconds"],
+            permanent=isinstance(exc, EventError),
         )
         log.warning("event %d (%s) failed: %s; now %s", event.id, event.action, type(exc).__name__, status)
 
@@ -274,9 +289,15 @@ class Worker:
         interval = self.settings["worker.sync_interval"]
         next_sync = next_retention = next_watchdog = time.monotonic()
         failures = 0
+        troubles = 0  # passes in a row that ended in an error (the store down, most likely)
+        heartbeat = threading.Thread(
+            target=self._beat_until, args=(stop,), name="worker-heartbeat", daemon=True
+        )
+        heartbeat.start()
         while not stop.is_set():
             try:
                 busy = self.process_batch() > 0
+                self.progress_at = datetime.now(UTC)  # caught up or moving: either way not stuck
                 max_attempts = self.settings["worker.job_max_attempts"]
                 busy = run_due_jobs(self.store, self.job_handlers, max_attempts=max_attempts) > 0 or busy
                 self.relabel_schedule.tick()
@@ -294,8 +315,36 @@ class Worker:
                 if not busy and time.monotonic() >= next_retention:
                     self.apply_retention(stop)
                     next_retention = time.monotonic() + RETENTION_EVERY_SECONDS
-            except (SQLAlchemyError, StoreError) as exc:
-                log.error("store error in worker: %s", type(exc).__name__)
+            except Exception as exc:  # events' own failures never get here: see _apply
+                troubles += 1
+                log.error("worker pass failed (%d in a row): %s", troubles, type(exc).__name__)
                 busy = False
+            else:
+                troubles = 0
             if not busy:
-                stop.wait(self.settings["worker.poll_interval"])
+                stop.wait(self._pause(troubles))
+        heartbeat.join()
+
+    def _pause(self, troubles: int) -> float:
+        """Idle wait between passes: the poll interval, doubling while passes keep failing."""
+        poll = self.settings["worker.poll_interval"]
+        if not troubles:
+            return poll
+        return max(poll, min(poll * 2 ** min(troubles, 16), STORE_RETRY_MAX_SECONDS))
+
+    def _beat_until(self, stop: threading.Event) -> None:
+        """Record every HEARTBEAT_SECONDS that this worker is alive, and its last progress; a
+        thread of its own, so a long sync or a slow batch does not pass for a dead worker."""
+        while True:
+            try:
+                with self.store.begin() as conn:
+                    beat(conn, self.worker_id, datetime.now(UTC), self.progress_at)
+            except Exception as exc:  # the next beat tries again; /healthz shows a silent worker
+                log.warning("worker heartbeat not recorded: %s", type(exc).__name__)
+            if stop.wait(HEARTBEAT_SECONDS):
+                break
+        try:
+            with self.store.begin() as conn:
+                forget_worker(conn, self.worker_id)
+        except Exception as exc:
+            log.warning("worker heartbeat not removed: %s", type(exc).__name__)

@@ -22,7 +22,7 @@ from typing import Any
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wsgi import get_content_length, get_input_stream
 
-from plugin.events import HANDLED_ACTIONS, project_id_of, redact
+from plugin.events import HANDLED_ACTIONS, EventError, load_body, parse_event, project_id_of, redact
 from plugin.settings import Settings
 from plugin.store.inbox import InboxEvent
 from plugin.store.writer import InboxWriter
@@ -43,7 +43,6 @@ def _response(status: str, payload: dict[str, str]) -> Response:
 
 ACCEPTED = _response("200 OK", {"status": "accepted"})
 DUPLICATE = _response("200 OK", {"status": "duplicate"})
-NOT_JSON = _response("400 BAD REQUEST", {"error": "body is not valid JSON"})
 NOT_AN_EVENT = _response("400 BAD REQUEST", {"error": "body is not a Label Studio event (no 'action')"})
 WRONG_TYPE = _response("415 UNSUPPORTED MEDIA TYPE", {"error": "expected Content-Type: application/json"})
 TOO_SLOW = _response("503 SERVICE UNAVAILABLE", {"error": "store too slow; event not acknowledged"})
@@ -107,23 +106,29 @@ class Receiver:
         except RequestEntityTooLarge:  # a chunked body past the limit
             return self._too_large
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return NOT_JSON
-        if not isinstance(body, dict) or not isinstance(body.get("action"), str):
-            return NOT_AN_EVENT
-        action = body["action"]
-        if action not in HANDLED_ACTIONS:
-            return _response("200 OK", {"status": "ignored", "action": action[:64]})
-        event = InboxEvent(
-            hashlib.sha256(raw).hexdigest(), action, project_id_of(body), stored_text(body, raw)
-        )
+            body = load_body(raw)
+            if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+                return NOT_AN_EVENT
+            action = body["action"]
+            if action not in HANDLED_ACTIONS:
+                return _response("200 OK", {"status": "ignored", "action": action[:64]})
+            # Refused here, the sender hears why; stored, the event would only be parked later.
+            parse_event(body)
+            project_id = project_id_of(body)
+        except EventError as exc:  # its message names the field, never a value
+            return _response("400 BAD REQUEST", {"error": str(exc)})
+        event = InboxEvent(hashlib.sha256(raw).hexdigest(), action, project_id, stored_text(body, raw))
         return self._persist(event)
 
     def _read_body(self, environ: dict[str, Any], length: int | None) -> bytes:
         if length is not None:  # the common case: read exactly what was announced
             return environ["wsgi.input"].read(length) if length else b""
-        return get_input_stream(environ, max_content_length=self._max_bytes).read()
+        # A chunked body: werkzeug's limited stream stops quietly at its limit, so read one byte
+        # past ours to tell a body of exactly the limit from a longer one.
+        raw = get_input_stream(environ, max_content_length=self._max_bytes + 1).read()
+        if len(raw) > self._max_bytes:
+            raise RequestEntityTooLarge()
+        return raw
 
     def _persist(self, event: InboxEvent) -> Response:
         """Acknowledge only once the event is committed."""

@@ -24,6 +24,7 @@ GEOMETRY_KIND = {
     "brush": "brush",
 }
 LABEL_KEYS = ("rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels", "labels")
+NOT_AN_OBJECT = "<result item that is not an object>"  # listed in ``skipped`` for such items
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,10 @@ def is_region_tag(control: ControlTag) -> bool:
 
 
 def _label_of(value: Mapping[str, Any]) -> str:
-    labels = sorted({label for key in LABEL_KEYS for label in value.get(key) or ()})
+    lists = [value.get(key) for key in LABEL_KEYS]
+    labels = sorted(
+        {label for names in lists if isinstance(names, list) for label in names if isinstance(label, str)}
+    )
     return "+".join(labels)
 
 
@@ -98,6 +102,16 @@ def _region(parts: list[dict[str, Any]], value: Mapping[str, Any]) -> Region:
     )
 
 
+def _value_of(result: Mapping[str, Any]) -> Mapping[str, Any]:
+    value = result.get("value")
+    return value if isinstance(value, Mapping) else {}
+
+
+def _hashable(key: Any) -> Any:
+    """A region key part: ids and names are strings; anything else is compared by its text."""
+    return key if key is None or isinstance(key, str | int) else repr(key)
+
+
 def collect_results(results: Iterable[Mapping[str, Any]], config: LabelConfig) -> CollectedResults:
     """Group one annotation's results by scoring control tag.
 
@@ -108,19 +122,23 @@ def collect_results(results: Iterable[Mapping[str, Any]], config: LabelConfig) -
     skipped: list[str] = []
     region_parts: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for position, result in enumerate(results):
-        control = config.controls.get(result.get("from_name", ""))
+        if not isinstance(result, Mapping):  # stored answers come from outside: never trust their shape
+            skipped.append(NOT_AN_OBJECT)
+            continue
+        name = result.get("from_name")
+        control = config.controls.get(name) if isinstance(name, str) else None
         if control is None:
-            skipped.append(str(result.get("from_name")))
+            skipped.append(str(name))
         elif is_region_tag(control):
             # Results without an id cannot be parts of one region: key them by position.
-            key = (result.get("to_name"), result.get("id") or f"#{position}")
+            key = (_hashable(result.get("to_name")), _hashable(result.get("id")) or f"#{position}")
             region_parts.setdefault(key, []).append(dict(result))
         else:
-            items.setdefault(control.name, []).append(result.get("value") or {})
+            items.setdefault(control.name, []).append(_value_of(result))
     for parts in region_parts.values():
         value: dict[str, Any] = {}
         for part in parts:
-            value.update(part.get("value") or {})
+            value.update(_value_of(part))
         owner = _owner(parts, value, config)
         if owner is None:
             skipped.extend(p["from_name"] for p in parts)

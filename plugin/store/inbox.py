@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, or_, select, update
 
 from plugin.store.dialect import insert_for
 from plugin.store.schema import inbox, processed_events
 from plugin.store.timestamps import as_utc
 
-PENDING, DONE, FAILED = "pending", "done", "failed"
+# failed: parked after its attempts, or at once when it can never succeed; dropped: by an operator
+# (`lsqa inbox drop`), body erased, row and dedupe key kept so a redelivery stays a duplicate.
+PENDING, DONE, FAILED, DROPPED = "pending", "done", "failed", "dropped"
+MAX_RETRY_DELAY_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def claim_pending(conn: Connection, limit: int, among: list[int] | None = None) 
     (``FOR UPDATE SKIP LOCKED``); on SQLite the transaction already holds the database write lock.
     """
     query = select(inbox.c.id, inbox.c.action, inbox.c.body, inbox.c.attempts).where(
-        inbox.c.status == PENDING
+        inbox.c.status == PENDING, _due()
     )
     if among is not None:
         query = query.where(inbox.c.id.in_(among))
@@ -82,11 +85,16 @@ def peek_pending(conn: Connection, limit: int) -> list[ClaimedEvent]:
     """The oldest pending events, read without locking anything."""
     query = (
         select(inbox.c.id, inbox.c.action, inbox.c.body, inbox.c.attempts)
-        .where(inbox.c.status == PENDING)
+        .where(inbox.c.status == PENDING, _due())
         .order_by(inbox.c.id)
         .limit(limit)
     )
     return [ClaimedEvent(*row) for row in conn.execute(query)]
+
+
+def _due() -> ColumnElement[bool]:
+    """Not waiting out a back-off after a failed attempt."""
+    return or_(inbox.c.retry_after.is_(None), inbox.c.retry_after <= datetime.now(UTC))
 
 
 def mark_done(conn: Connection, event_ids: list[int], worker_id: str) -> None:
@@ -101,6 +109,7 @@ def mark_done(conn: Connection, event_ids: list[int], worker_id: str) -> None:
             processed_at=datetime.now(UTC),
             processed_by=worker_id,
             error=None,
+            retry_after=None,
         )
     )
 
@@ -119,14 +128,34 @@ def mark_processed(conn: Connection, event_ids: list[int]) -> None:
         conn.execute(insert_for(conn.dialect.name, processed_events), [{"event_id": i} for i in event_ids])
 
 
-def record_failure(conn: Connection, event_id: int, error: str, max_attempts: int) -> str:
-    """Count a failed attempt; park the event as failed once it has used up its attempts."""
+def retry_delay(attempts: int, backoff_seconds: float) -> float:
+    """Seconds to wait after failed attempt number ``attempts``: doubling, at most an hour."""
+    return min(backoff_seconds * 2 ** (attempts - 1), MAX_RETRY_DELAY_SECONDS)
+
+
+def record_failure(
+    conn: Connection,
+    event_id: int,
+    error: str,
+    max_attempts: int,
+    *,
+    backoff_seconds: float = 0.0,
+    permanent: bool = False,
+) -> str:
+    """Count a failed attempt; park the event as failed once it has used up its attempts, or at
+    once if it is ``permanent``ly unreadable; otherwise it waits out a back-off before the next."""
     attempts = conn.execute(select(inbox.c.attempts).where(inbox.c.id == event_id)).scalar_one() + 1
-    status = FAILED if attempts >= max_attempts else PENDING
+    status = FAILED if permanent or attempts >= max_attempts else PENDING
+    delay = timedelta(seconds=retry_delay(attempts, backoff_seconds))
     conn.execute(
         update(inbox)
         .where(inbox.c.id == event_id)
-        .values(attempts=attempts, status=status, error=error[:2000])
+        .values(
+            attempts=attempts,
+            status=status,
+            error=error[:2000],
+            retry_after=datetime.now(UTC) + delay if status == PENDING else None,
+        )
     )
     return status
 
@@ -137,16 +166,13 @@ def max_event_id(conn: Connection) -> int:
 
 def backlog(conn: Connection) -> dict[str, int]:
     rows = conn.execute(
-        select(inbox.c.status, func.count()).where(inbox.c.status != DONE).group_by(inbox.c.status)
+        select(inbox.c.status, func.count())
+        .where(inbox.c.status.in_((PENDING, FAILED)))
+        .group_by(inbox.c.status)
     )
     counts = {PENDING: 0, FAILED: 0}
     counts.update({status: n for status, n in rows})
     return counts
-
-
-def retry_failed(conn: Connection) -> int:
-    result = conn.execute(update(inbox).where(inbox.c.status == FAILED).values(status=PENDING, attempts=0))
-    return result.rowcount
 
 
 def erase_bodies(conn: Connection, after_id: int, before: datetime, limit: int) -> tuple[int, bool, int]:
@@ -188,3 +214,69 @@ def event_arrived(conn: Connection, action: str, project_id: int, after_id: int)
         inbox.c.id > after_id, inbox.c.action == action, inbox.c.project_id == project_id
     )
     return conn.execute(query.limit(1)).first() is not None
+
+
+def oldest_pending_received(conn: Connection) -> datetime | None:
+    """When the oldest event still waiting to be processed arrived (backing-off ones included)."""
+    query = select(inbox.c.received_at).where(inbox.c.status == PENDING).order_by(inbox.c.id).limit(1)
+    received = conn.execute(query).scalar_one_or_none()
+    return as_utc(received) if received is not None else None
+
+
+def add_missing_columns(conn: Connection) -> None:
+    """Bring an inbox file (SQLite) made by an older version up to the declared table."""
+    present = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(inbox)")}
+    if "retry_after" not in present:
+        conn.exec_driver_sql("ALTER TABLE inbox ADD COLUMN retry_after DATETIME")
+
+
+@dataclass(frozen=True)
+class ParkedEvent:
+    """An event the worker gave up on, and why (never its body: it holds annotators' work)."""
+
+    id: int
+    action: str
+    project_id: int | None
+    received_at: datetime
+    attempts: int
+    error: str | None
+
+
+def list_parked(conn: Connection, limit: int | None = None) -> list[ParkedEvent]:
+    query = (
+        select(
+            inbox.c.id,
+            inbox.c.action,
+            inbox.c.project_id,
+            inbox.c.received_at,
+            inbox.c.attempts,
+            inbox.c.error,
+        )
+        .where(inbox.c.status == FAILED)
+        .order_by(inbox.c.id)
+        .limit(limit)
+    )
+    return [ParkedEvent(*row[:3], as_utc(row[3]), *row[4:]) for row in conn.execute(query)]
+
+
+def _parked(event_ids: list[int] | None) -> ColumnElement[bool]:
+    """Parked events: these (when given) or all of them."""
+    condition = inbox.c.status == FAILED
+    return condition if event_ids is None else condition & inbox.c.id.in_(event_ids)
+
+
+def retry_parked(conn: Connection, event_ids: list[int] | None = None) -> int:
+    """Put parked events (these, or all) back in line with fresh attempts; returns how many.
+    Their last error stays until they succeed."""
+    query = update(inbox).where(_parked(event_ids)).values(status=PENDING, attempts=0, retry_after=None)
+    return conn.execute(query).rowcount
+
+
+def drop_parked(conn: Connection, event_ids: list[int] | None = None, by: str = "") -> int:
+    """Give up on parked events (these, or all) for good; returns how many."""
+    query = (
+        update(inbox)
+        .where(_parked(event_ids))
+        .values(status=DROPPED, body="", processed_at=datetime.now(UTC), processed_by=by[:64])
+    )
+    return conn.execute(query).rowcount

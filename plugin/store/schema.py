@@ -43,6 +43,8 @@ inbox = Table(
     Column("processed_by", String(64)),
     Column("error", Text),
     Index("ix_inbox_status_id", "status", "id"),
+    # A failed event is not tried again before this (back-off); NULL: whenever it comes up.
+    Column("retry_after", DateTime(timezone=True)),
 )
 
 # The inbox events whose effects the database holds. Written in the transaction that applies an
@@ -219,6 +221,16 @@ jobs = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_jobs_status_run_after", "status", "run_after"),
+)
+
+# One row per running worker, written by its heartbeat thread: /healthz and `lsqa status` tell
+# from it whether a worker is alive (beat_at) and still getting through the inbox (progress_at).
+worker_heartbeats = Table(
+    "worker_heartbeats",
+    metadata,
+    Column("worker_id", String(128), primary_key=True),
+    Column("beat_at", DateTime(timezone=True), nullable=False),
+    Column("progress_at", DateTime(timezone=True)),
 )
 
 # Later features keep their tables in their own modules, on this same metadata.

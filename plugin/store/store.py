@@ -26,9 +26,10 @@ from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugin.store.engine import make_engine
+from plugin.store.inbox import add_missing_columns
 from plugin.store.schema import inbox
 
-INBOX_SCHEMA_VERSION = 1
+INBOX_SCHEMA_VERSION = 2  # 2: inbox.retry_after
 # Commits to a separate inbox leave checkpoints (the fsync-heavy copy of the log into the file) to the
 # receiver's checkpoint thread (plugin.store.writer), outside the write lock, unless the log grows
 # past ~40 MB.
@@ -96,6 +97,7 @@ class Store:
         inbox in the database (before 0.2), ids and all: domain rows are stamped with them."""
         with self.inbox_begin() as conn:
             inbox.create(conn, checkfirst=True)
+            add_missing_columns(conn)
             conn.exec_driver_sql(f"PRAGMA user_version = {INBOX_SCHEMA_VERSION}")
         with self.engine.connect() as conn:
             legacy = conn.execute(select(func.count()).select_from(inbox)).scalar_one()

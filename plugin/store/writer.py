@@ -4,7 +4,9 @@ SQLite lets one writer in at a time, and its busy handler *sleeps* when writers 
 shows up as 100 ms tails under a threaded server (shared/PERFORMANCE.md). Funnelling every insert
 through one thread that commits whatever has queued up in a single transaction removes the
 collisions and shares one fsync among many events. A request is acknowledged only after the
-transaction holding its event has committed.
+transaction holding its event has committed. When the database refuses a group for one of its
+events (not for being down or locked), the group is written again one event at a time, so only
+the event at fault fails.
 
 When the inbox is a SQLite file of its own, a second thread checkpoints its write-ahead log about
 once a second while events arrive. A checkpoint copies the log into the file and syncs it; done
@@ -19,6 +21,7 @@ import queue
 import threading
 import time
 
+from plugin.store.faults import is_transient
 from plugin.store.inbox import InboxEvent, append_events
 from plugin.store.store import Store
 
@@ -121,6 +124,13 @@ class InboxWriter:
             with self._store.inbox_begin() as conn:
                 inserted = append_events(conn, [receipt.event for receipt in batch])
         except Exception as exc:  # every waiter must hear about it, whatever it was
+            if len(batch) > 1 and not is_transient(exc):
+                # One event the database refuses must not fail the others written with it.
+                name = type(exc).__name__
+                log.warning("inbox group write of %d events failed (%s); one by one", len(batch), name)
+                for receipt in batch:
+                    self._commit([receipt])
+                return
             log.error("inbox write failed for %d event(s): %s", len(batch), type(exc).__name__)
             for receipt in batch:
                 receipt.resolve(error=exc)

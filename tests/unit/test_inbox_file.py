@@ -18,6 +18,7 @@ from plugin.store import Store
 from plugin.store.inbox import InboxEvent, append_events, processed_among
 from plugin.store.schema import annotations, inbox, processed_events
 from plugin.store.schema_audit import audit_log
+from plugin.store.store import INBOX_SCHEMA_VERSION
 from plugin.store.writer import InboxWriter
 from plugin.worker import Worker
 from webhooks.app import create_app
@@ -63,7 +64,7 @@ def test_sqlite_keeps_the_inbox_in_a_file_beside_the_database(store, tmp_path):
     assert count(store, select(func.count()).select_from(inbox)) == 0  # the database's own table stays empty
     with sqlite3.connect(store.inbox_path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert raw.execute("PRAGMA user_version").fetchone() == (1,)
+        assert raw.execute("PRAGMA user_version").fetchone() == (INBOX_SCHEMA_VERSION,)
 
 
 def test_postgresql_keeps_the_inbox_in_the_database(pg_url):

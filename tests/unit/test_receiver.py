@@ -47,7 +47,9 @@ def post(client, body, *, secret=SECRET, content_type="application/json", raw=No
 def post_streamed(client, data: bytes, *, chunked: bool):
     """POST with the body as a stream; ``chunked`` sends no Content-Length, as a chunked request."""
     headers = {"X-LSQA-Secret": SECRET, "Content-Type": "application/json"}
-    if not chunked:
+    if chunked:  # werkzeug's test client still sets CONTENT_LENGTH; this header makes servers ignore it
+        headers["Transfer-Encoding"] = "chunked"
+    else:
         headers["Content-Length"] = str(len(data))
     # gunicorn marks its input stream as terminated; werkzeug's test client does not.
     return client.post(
@@ -152,7 +154,14 @@ def test_healthz_reports_store_and_backlog(client):
     post(client, payload("ANNOTATION_CREATED"))
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "store": "ok", "inbox_pending": 1, "inbox_failed": 0}
+    body = response.get_json()
+    assert {k: body[k] for k in ("status", "store", "inbox_pending", "inbox_failed")} == {
+        "status": "ok",
+        "store": "ok",
+        "inbox_pending": 1,
+        "inbox_failed": 0,
+    }
+    assert body["oldest_pending_age_seconds"] >= 0 and body["worker_seen_seconds_ago"] is None
 
 
 def test_healthz_is_503_when_the_store_is_unreachable(settings, tmp_path):
@@ -206,3 +215,43 @@ def test_receive_answers_like_jsonify(app, client):
     with app.app_context():
         expected = jsonify(status="accepted").get_data()
     assert post(client, payload("ANNOTATION_CREATED")).get_data() == expected
+
+
+def with_change(change):
+    body = payload("ANNOTATION_CREATED")
+    change(body)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (with_change(lambda b: b.update(project="²")), "project is missing or not an integer"),
+        (with_change(lambda b: b["project"].update(id=2**63)), "project.id is missing or not an integer"),
+        (with_change(lambda b: b["annotation"].update(id=2**63)), "annotation.id"),
+        (with_change(lambda b: b["annotation"].update(completed_by=True)), "completed_by"),
+        (with_change(lambda b: b["task"].update(id="12x")), "task.id"),
+        (with_change(lambda b: b["task"].update(data=[1, 2])), "task.data is not an object"),
+        (with_change(lambda b: b["annotation"].update(result=["label", 5])), "not an object"),
+        ({"action": "TASKS_DELETED", "tasks": [{"id": 0}], "project": {"id": 1}}, "id is missing"),
+    ],
+)
+def test_receive_refuses_bad_ids_and_shapes_with_a_reason(client, store, body, reason):
+    response = post(client, body)
+    assert response.status_code == 400
+    assert reason in response.get_json()["error"]
+    assert inbox_rows(store) == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"[" * 100_000, "nested too deeply"),  # RecursionError in json.loads: it was a 500
+        (b'{"action": "ANNOTATION_CREATED", "lead": NaN}', "not valid JSON"),
+    ],
+)
+def test_receive_refuses_json_it_cannot_store(client, store, raw, reason):
+    response = post(client, None, raw=raw)
+    assert response.status_code == 400
+    assert reason in response.get_json()["error"]
+    assert inbox_rows(store) == []

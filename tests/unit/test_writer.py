@@ -65,3 +65,18 @@ def test_receipt_times_out_until_resolved_and_then_keeps_its_answer():
     receipt.resolve(True)
     assert receipt.result(timeout=0) is True
     assert receipt.result(timeout=0) is True
+
+
+def test_a_group_write_refused_for_one_event_fails_only_that_event(writer, store):
+    """The issue's case: a project id of 2^63 among good events (SQLite: OverflowError; PostgreSQL:
+    bigint out of range) made a whole group commit fail, so good events answered 503."""
+    bad = InboxEvent("bad", "ANNOTATION_CREATED", 2**63, json.dumps({"action": "ANNOTATION_CREATED"}))
+    receipts = [Receipt(event(f"good-{i}")) for i in range(3)]
+    receipts.insert(1, Receipt(bad))
+    writer._commit(receipts)  # one group, as the writer thread forms them under load
+    with pytest.raises(Exception) as caught:
+        receipts[1].result(timeout=0)
+    assert not isinstance(caught.value, TimeoutError)
+    assert [r.result(timeout=0) for i, r in enumerate(receipts) if i != 1] == [True, True, True]
+    with store.inbox_read() as conn:
+        assert sorted(conn.execute(select(inbox.c.dedupe_key)).scalars()) == ["good-0", "good-1", "good-2"]
