@@ -88,22 +88,22 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
-    from plugin.sync import sync_project
+    from plugin.sync.cli import run_sync
 
     with _store(settings) as store, _adapter(settings) as adapter:
-        print(sync_project(store, adapter, args.project).describe())
+        print(run_sync(settings, store, adapter, args.project, full=args.full).describe())
     return 0
 
 
 def cmd_connect(settings: Settings, args: argparse.Namespace) -> int:
     from plugin.connect import connect_project
-    from plugin.sync import sync_project
+    from plugin.sync.cli import run_sync
 
     with _store(settings) as store, _adapter(settings) as adapter:
         report = connect_project(settings, store, adapter, args.project)
         print("\n".join(report.lines))
         if not args.no_sync:
-            print("initial sync: " + sync_project(store, adapter, args.project).describe())
+            print("initial sync: " + run_sync(settings, store, adapter, args.project).describe())
     return 0
 
 
@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--json", action="store_true", help="machine-readable output")
         if name == "connect":
             command.add_argument("--no-sync", action="store_true", help="skip the initial sync")
+        if name == "sync":
+            command.add_argument("--full", action="store_true", help="list every task, not only changes")
     add_gold_commands(sub, _store)
     agreement_cli.add_commands(sub, _store)
     relabel_cli.add_commands(sub, _store)

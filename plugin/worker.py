@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, select, update
@@ -47,6 +48,7 @@ from plugin.store.schema import alerts, projects
 
 if TYPE_CHECKING:
     from plugin.labelstudio import LabelStudioAdapter
+    from plugin.sync import SyncScheduler
 
 log = logging.getLogger(__name__)
 
@@ -252,40 +254,75 @@ class Worker:
         with self.store.read() as conn:
             return list(conn.execute(select(projects.c.id).where(projects.c.connected.is_(True))).scalars())
 
-    def sync_connected(self) -> bool:
-        """Reconcile every connected project; False if Label Studio could not be reached."""
-        from plugin.labelstudio import LabelStudioError
-        from plugin.sync import sync_project
+    @cached_property
+    def sync_scheduler(self) -> SyncScheduler:
+        from plugin.sync import SyncPolicy, SyncScheduler
 
-        ok = True
-        adapter = None
-        for project_id in self.connected_projects():
-            try:
-                adapter = adapter or self._adapter_factory()
-                log.info("sync: %s", sync_project(self.store, adapter, project_id).describe())
-            except LabelStudioError as exc:
-                log.warning("sync of project %d postponed: %s", project_id, exc)
-                ok = False
-        return ok
+        policy = SyncPolicy(
+            interval=self.settings["worker.sync_interval"],
+            full_interval=self.settings["worker.full_sync_interval"],
+            page_size=self.settings["worker.sync_page_size"],
+        )
+        return SyncScheduler(self.store, self._adapter_factory, policy, self.worker_id)
+
+    def request_sync(self) -> None:
+        """Ask for a pass over every project we sync (at start: events may have been lost meanwhile)."""
+        from plugin.store.sync_state import projects_to_sync, request_sync
+
+        with self.store.begin() as conn:
+            request_sync(conn, projects_to_sync(conn), datetime.now(UTC))
+
+    def sync_step(self) -> bool:
+        """One page of the sync (plugin.sync), if a pass is running or due; True if one was read."""
+        from plugin.sync.passes import LeaseLost
+
+        try:
+            return self.sync_scheduler.step()
+        except LeaseLost as exc:
+            log.warning("sync: %s", exc)
+            self.sync_scheduler.current = None
+            return False
+
+    def sync_connected(self) -> bool:
+        """Run every due pass to its end (processing its events); False if Label Studio could not
+        be reached."""
+        from plugin.labelstudio import LabelStudioError
+
+        self.request_sync()
+        try:
+            while self.sync_step() or self.sync_scheduler.current is not None:
+                self.drain()
+        except LabelStudioError as exc:
+            log.warning("sync postponed: %s", exc)
+            self.sync_scheduler.abandon()
+            return False
+        self.drain()
+        return True
 
     def run(self, stop: threading.Event) -> None:
         """Process events until ``stop`` is set; sync at start (to recover missed events) and then
-        every ``worker.sync_interval`` seconds."""
+        every ``worker.sync_interval`` seconds, one page of Label Studio per turn of the loop."""
+        from plugin.labelstudio import LabelStudioError
+
         interval = self.settings["worker.sync_interval"]
-        next_sync = next_retention = time.monotonic()
+        next_retention = sync_after = time.monotonic()
         failures = 0
+        if interval:
+            self.request_sync()
         while not stop.is_set():
             try:
                 busy = self.process_batch() > 0
                 busy = run_due_jobs(self.store, self.job_handlers) > 0 or busy
-                if interval and time.monotonic() >= next_sync:
-                    failures = 0 if self.sync_connected() else failures + 1
-                    delay = (
-                        interval
-                        if not failures
-                        else SYNC_RETRY_SECONDS[min(failures, len(SYNC_RETRY_SECONDS)) - 1]
-                    )
-                    next_sync = time.monotonic() + min(interval, delay)
+                if interval and time.monotonic() >= sync_after:
+                    try:
+                        busy = self.sync_step() or busy
+                        failures = 0
+                    except LabelStudioError as exc:
+                        failures += 1
+                        pause = SYNC_RETRY_SECONDS[min(failures, len(SYNC_RETRY_SECONDS)) - 1]
+                        log.warning("sync postponed %.0f s: %s", pause, exc)
+                        self.sync_scheduler.abandon()
+                        sync_after = time.monotonic() + pause
                 if not busy and time.monotonic() >= next_retention:
                     self.apply_retention(stop)
                     next_retention = time.monotonic() + RETENTION_EVERY_SECONDS
@@ -294,3 +331,5 @@ class Worker:
                 busy = False
             if not busy:
                 stop.wait(self.settings["worker.poll_interval"])
+        if interval:
+            self.sync_scheduler.stop()  # hand the lease back: another worker may resume at once

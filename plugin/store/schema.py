@@ -222,4 +222,9 @@ jobs = Table(
 )
 
 # Later features keep their tables in their own modules, on this same metadata.
-from plugin.store import schema_agreement, schema_audit, schema_relabel  # noqa: E402,F401
+from plugin.store import (  # noqa: E402,F401
+    schema_agreement,
+    schema_audit,
+    schema_relabel,
+    schema_sync,  # noqa: E402,F401
+)
