@@ -164,3 +164,79 @@ def test_sync_leaves_what_live_events_received_meanwhile_say(store, settings, li
 def read_state(store):
     with store.read() as conn:
         return read_sync_state(conn, 1)
+
+
+class OverlapWatch:
+    """Wraps a listing; records how many syncs of the project read at the same moment."""
+
+    def __init__(self, listing):
+        import threading
+
+        self.listing, self.active, self.most = listing, 0, 0
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name):
+        import time
+
+        call = getattr(self.listing, name)
+
+        def watched(*args, **kwargs):
+            with self.lock:
+                self.active += 1
+                self.most = max(self.most, self.active)
+            try:
+                time.sleep(0.02)  # a page takes a while: overlapping passes would show
+                return call(*args, **kwargs)
+            finally:
+                with self.lock:
+                    self.active -= 1
+
+        return watched
+
+
+@pytest.mark.postgres
+def test_two_workers_on_one_postgresql_run_one_sync_per_project_at_a_time(fresh_pg_url, tmp_path):
+    import threading
+
+    from plugin.store import Store
+
+    store = Store(fresh_pg_url)
+    store.migrate()
+    config = tmp_path / "lsqa.yaml"
+    config.write_text(
+        "gold:\n  enabled: false\n"
+        "worker:\n  sync_page_size: 10\n  sync_interval: 0.5\n  poll_interval: 0.05\n"
+    )
+    env = {
+        "LABEL_STUDIO_URL": "http://127.0.0.1:1",
+        "LABEL_STUDIO_API_KEY": "k",
+        "LSQA_WEBHOOK_SECRET": "x" * 16,
+        "LSQA_DATABASE_URL": fresh_pg_url,
+    }
+    settings = load_settings(config, env=env)
+    listing = FakeProjectListing(1)
+    for i in range(60):
+        listing.add_task(f"t{i}")
+    with store.begin() as conn:
+        conn.execute(projects.insert().values(id=1, title="p", connected=True, seq=0))
+    watch = OverlapWatch(listing)
+    stop = threading.Event()
+    workers = [Worker(store, settings, adapter_factory=lambda: watch, worker_id=f"w{i}") for i in range(2)]
+    threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        while datetime.now(UTC) < deadline and store_truth(store)[0] != set(listing.tasks):
+            stop.wait(0.2)
+        listing.annotate(5, 2, RESULT)  # then incremental passes, taken by either worker
+        stop.wait(3)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert store_truth(store) == label_studio_truth(listing)
+    assert watch.most == 1
+    with store.read() as conn:
+        assert read_sync_state(conn, 1).holder is None  # both handed the lease back on stop
+    store.dispose()
