@@ -4,8 +4,6 @@ The sync compares a page of Label Studio's tasks with these rows and turns the d
 events (``plugin.sync``); these are its only reads of the domain tables and the inbox.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 
 from plugin.store.domain import CHUNK
+from plugin.store.inbox import PENDING
 from plugin.store.schema import annotations, inbox, tasks
 from plugin.store.timestamps import as_utc
 
@@ -105,5 +104,5 @@ def inbox_bodies_after(conn: Connection, after_id: int, project_id: int) -> list
 
 def processed_up_to(conn: Connection, event_id: int) -> bool:
     """Whether every inbox event up to ``event_id`` has left the pending state."""
-    query = select(inbox.c.id).where(inbox.c.status == "pending", inbox.c.id <= event_id).limit(1)
+    query = select(inbox.c.id).where(inbox.c.status == PENDING, inbox.c.id <= event_id).limit(1)
     return conn.execute(query).first() is None

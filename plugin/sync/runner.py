@@ -130,15 +130,14 @@ class SyncScheduler:
             for project_id in projects_to_sync(conn):
                 state = read_sync_state(conn, project_id)
                 resumable = state is not None and state.pass_kind is not None
-                kind = (
-                    state.pass_kind
-                    if resumable
-                    else choose_pass(state, is_relabel_target(conn, project_id), self.policy, now)
-                )  # type: ignore[union-attr]
+                if state is not None and state.pass_kind is not None:  # left unfinished: resume
+                    kind: str | None = state.pass_kind
+                else:
+                    kind = choose_pass(state, is_relabel_target(conn, project_id), self.policy, now)
                 if kind is not None and (state is None or _lease_free(state, now, self.holder)):
                     candidates.append((project_id, kind, resumable))
         for project_id, kind, resumable in candidates:
-            started = self._try_start(project_id, kind, resumable, now)  # type: ignore[arg-type]
+            started = self._try_start(project_id, kind, resumable, now)
             if started is not None:
                 return started
         return None
