@@ -327,6 +327,7 @@ class LabelStudioAdapter:
             raise LabelStudioError(
                 f"Label Studio {what}: unexpected answer to the token refresh ({exc})"
             ) from exc
+        self._server_date = response.headers.get("date")  # Label Studio's clock, for the sync's cursor
         if response.status_code >= 400:
             raise LabelStudioError(
                 f"Label Studio {what} failed: {response.status_code} {response.reason_phrase}: "

@@ -124,7 +124,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "worker.sync_page_size",
         int,
-        250,
+        500,
         "Tasks read from Label Studio per page of a sync; event processing waits at most one page.",
         minimum=10,
     ),

@@ -294,9 +294,10 @@ class Worker:
                 self.drain()
         except LabelStudioError as exc:
             log.warning("sync postponed: %s", exc)
-            self.sync_scheduler.abandon()
+            self.sync_scheduler.stop()
             return False
         self.drain()
+        self.sync_scheduler.stop()
         return True
 
     def run(self, stop: threading.Event) -> None:

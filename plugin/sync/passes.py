@@ -75,6 +75,7 @@ class ProjectPass:
         self.project_id = state.project_id
         self.kind = state.pass_kind or "incremental"
         self.position: dict[str, Any] = dict(state.pass_position or {})
+        self.clock = self.position.pop("clock", None)  # Label Studio's time when the pass began
         self.started_at = state.pass_started_at or datetime.now(UTC)
         self.changed_since = state.changed_since
         self.progress = PassProgress(
@@ -107,6 +108,8 @@ class ProjectPass:
             "pass_counts": {},
         }
         people = adapter.list_users()
+        clock = getattr(adapter, "server_time", lambda: None)()
+        position["clock"] = _stamp(clock) if clock else None
         with store.begin() as conn:
             if not save_sync_state(conn, state.project_id, holder, **values):
                 raise LeaseLost(f"project {state.project_id}: lease lost before the pass began")
@@ -229,7 +232,7 @@ class ProjectPass:
     def _save(self, over: bool) -> None:
         now = datetime.now(UTC)
         values: dict[str, Any] = {
-            "pass_position": dict(self.position),
+            "pass_position": {**self.position, "clock": self.clock},
             "pass_done": self.progress.done,
             "pass_total": self.progress.total,
             "pass_counts": dict(self.progress.counts),
@@ -244,7 +247,10 @@ class ProjectPass:
 
     def _finish_values(self) -> dict[str, Any]:
         newest = self.position.get("newest") if self.kind != "incremental" else None
-        changed = max((s for s in (self.changed_since, newest) if s), key=_key, default=None)
+        # Whatever was committed before the pass began has been read: the next pass starts from
+        # there (less LOOK_BACK), not from the newest stamp, which may lie long before.
+        stamps = (self.changed_since, newest, self.clock)
+        changed = max((s for s in stamps if s), key=_key, default=None)
         values: dict[str, Any] = {
             "pass_kind": None,
             "pass_position": None,

@@ -38,7 +38,7 @@ LEASE_SECONDS = 60.0  # a holder renews every LEASE_SECONDS / 4; a dead one's pa
 class SyncPolicy:
     interval: float = 300.0  # incremental passes
     full_interval: float = 86400.0  # full passes (deletions, anything the cursor cannot see)
-    page_size: int = 250
+    page_size: int = 500
 
 
 def choose_pass(state: SyncState | None, relabel: bool, policy: SyncPolicy, now: datetime) -> str | None:
@@ -123,6 +123,7 @@ class SyncScheduler:
         self.abandon()
         if self._keeper is not None:
             self._keeper.stop()
+            self._keeper = None
 
     def _start_due(self, now: datetime) -> ProjectPass | None:
         with self.store.read() as conn:
@@ -205,7 +206,7 @@ def sync_project(
     kind: str | None = None,
     drain: Callable[[], Any] | None = None,
     progress: Callable[[PassProgress], None] | None = None,
-    page_size: int = 250,
+    page_size: int = 500,
     wait_seconds: float = 600.0,
 ) -> SyncReport:
     """Run one pass over a project to its end (waiting for the lease if a worker holds it): the

@@ -230,7 +230,10 @@ def test_two_workers_on_one_postgresql_run_one_sync_per_project_at_a_time(fresh_
         while datetime.now(UTC) < deadline and store_truth(store)[0] != set(listing.tasks):
             stop.wait(0.2)
         listing.annotate(5, 2, RESULT)  # then incremental passes, taken by either worker
-        stop.wait(3)
+        deadline = datetime.now(UTC) + timedelta(seconds=60)
+        while datetime.now(UTC) < deadline and store_truth(store) != label_studio_truth(listing):
+            stop.wait(0.2)
+        stop.wait(1)  # a few more turns: later passes must not overlap either
     finally:
         stop.set()
         for thread in threads:
