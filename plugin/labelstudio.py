@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -194,6 +195,14 @@ class LabelStudioAdapter:
         """The latest ``updated_at`` among the project's tasks (None for an empty project)."""
         page = self._task_page(project_id, _dm_query([], "-tasks:updated_at"), 1, fields="task_only")
         return page.tasks[0]["updated_at"] if page.tasks else None
+
+    def server_time(self) -> datetime | None:
+        """Label Studio's clock at its last answer (the HTTP ``Date`` header, to the second)."""
+        date = getattr(self, "_server_date", None)
+        try:
+            return parsedate_to_datetime(date).astimezone(UTC) if date else None
+        except (TypeError, ValueError):
+            return None
 
     def _task_page(
         self, project_id: int, query: dict[str, Any], page_size: int, fields: str = "all"
