@@ -12,11 +12,11 @@ from plugin.labelstudio import LabelStudioError, TaskPage
 class FakeProjectListing:
     """Tasks with annotations; every change moves the task's ``updated_at`` as Label Studio does."""
 
-    def __init__(self, project_id: int = 1) -> None:
+    def __init__(self, project_id: int = 1, first_id: int = 1) -> None:
         self.project_id = project_id
         self.tasks: dict[int, dict[str, Any]] = {}
         self.clock = datetime(2026, 1, 1, tzinfo=UTC)
-        self.ids = itertools.count(1)
+        self.ids = itertools.count(first_id)
         self.calls: list[str] = []
         self.down = False
 
@@ -115,3 +115,22 @@ class FakeProjectListing:
 
 def _copy(task: dict[str, Any]) -> dict[str, Any]:
     return {**task, "annotations": [dict(a) for a in task["annotations"]]}
+
+
+class FakeListings:
+    """Several projects' listings behind one adapter: each call goes to its project's listing."""
+
+    def __init__(self, *listings: FakeProjectListing) -> None:
+        self.by_project = {listing.project_id: listing for listing in listings}
+
+    def list_users(self) -> list[dict[str, Any]]:
+        return []
+
+    def server_time(self) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        def call(project_id: int, *args: Any) -> Any:
+            return getattr(self.by_project[project_id], name)(project_id, *args)
+
+        return call

@@ -94,7 +94,7 @@ def test_work_done_during_an_outage_gets_every_reaction_after_the_restart(
         api_key=ls_server.admin_pat,
         extra="worker:\n  sync_interval: 3600\n  poll_interval: 0.05\ngold:\n  onboarding_items: 3\n",
     )
-    service.start()
+    service.start(timeout=240)  # a busy machine: imports alone may take a minute
     store = Store(sqlite_url)
     adapter = LabelStudioAdapter(ls_server.url, ls_server.admin_pat)
     try:
@@ -119,7 +119,7 @@ def test_work_done_during_an_outage_gets_every_reaction_after_the_restart(
         ls_server.delete_annotation(regular[1]["id"])
         ls_server.import_tasks(project_id, [{"text": "imported while down"}])
 
-        service.start()  # the start-up sync recovers it all
+        service.start(timeout=240)  # the start-up sync recovers it all
         wait_for(lambda: scored(store) == 2, what="both gold answers scored")
         first_copies = copies(store)[:2]
         wait_for(lambda: all(c.state == "deleted" for c in copies(store)[:2]), what="the copies deleted")

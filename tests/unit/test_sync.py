@@ -243,3 +243,49 @@ def test_two_workers_on_one_postgresql_run_one_sync_per_project_at_a_time(fresh_
     with store.read() as conn:
         assert read_sync_state(conn, 1).holder is None  # both handed the lease back on stop
     store.dispose()
+
+
+def test_sync_covers_the_relabel_project_and_its_reviews_get_reactions(store, settings, listing):
+    """A reviewer's submission in the relabel project, made while the service was down, comes back
+    as an ANNOTATION_CREATED event of that project, which the relabel reaction reads."""
+    from synctools import FakeListings
+
+    from plugin.store.schema import jobs
+    from plugin.store.schema_relabel import relabel_items, relabel_projects
+
+    relabel = FakeProjectListing(2, first_id=5000)
+    with store.begin() as conn:
+        conn.execute(
+            relabel_projects.insert().values(
+                source_project_id=1,
+                relabel_project_id=2,
+                created_by_service=True,
+                created_at=datetime.now(UTC),
+            )
+        )
+    listing.add_task()
+    w = worker(store, settings, FakeListings(listing, relabel))
+    assert w.sync_connected()
+    pushed = relabel.add_task("a record sent for review")
+    with store.begin() as conn:
+        conn.execute(
+            relabel_items.insert().values(
+                project_id=1,
+                dedupe_key="k",
+                source_task_id=1,
+                reason_kind="gold",
+                reason="r",
+                prefill=[],
+                status="pushed",
+                queued_at=datetime.now(UTC),
+                relabel_project_id=2,
+                relabel_task_id=pushed["id"],
+            )
+        )
+    review = relabel.annotate(pushed["id"], 7, RESULT)  # the reviewer, while the service was down
+    assert w.sync_connected()
+    found = [(a, b) for a, b, _ in sync_events(store) if a == "ANNOTATION_CREATED"]
+    assert [(b["project"]["id"], b["annotation"]["id"]) for _, b in found] == [(2, review["id"])]
+    with store.read() as conn:
+        assert conn.execute(select(relabel_items.c.review_annotation_id)).scalar_one() == review["id"]
+        assert conn.execute(select(jobs.c.kind).where(jobs.c.kind == "relabel_write_back")).first()
