@@ -272,12 +272,12 @@ class Worker:
         with self.store.begin() as conn:
             request_sync(conn, projects_to_sync(conn), datetime.now(UTC))
 
-    def sync_step(self) -> bool:
+    def sync_step(self, eager: bool = False) -> bool:
         """One page of the sync (plugin.sync), if a pass is running or due; True if one was read."""
         from plugin.sync.passes import LeaseLost
 
         try:
-            return self.sync_scheduler.step()
+            return self.sync_scheduler.step(eager=eager)
         except LeaseLost as exc:
             log.warning("sync: %s", exc)
             self.sync_scheduler.current = None
@@ -290,7 +290,7 @@ class Worker:
 
         self.request_sync()
         try:
-            while self.sync_step() or self.sync_scheduler.current is not None:
+            while self.sync_step(eager=True) or self.sync_scheduler.current is not None:
                 self.drain()
         except LabelStudioError as exc:
             log.warning("sync postponed: %s", exc)

@@ -31,6 +31,7 @@ from plugin.sync.passes import PassProgress, ProjectPass
 
 log = logging.getLogger(__name__)
 
+LOOK_EVERY_SECONDS = 1.0  # how often an idle worker looks for a project due for a pass
 LEASE_SECONDS = 60.0  # a holder renews every LEASE_SECONDS / 4; a dead one's pass is resumed after this
 
 
@@ -96,13 +97,18 @@ class SyncScheduler:
     _adapter: LabelStudioAdapter | None = None
     _keeper: LeaseKeeper | None = None
     _finished: list[tuple[int, PassProgress]] = field(default_factory=list)
+    _next_look: float = 0.0
 
     def __post_init__(self) -> None:
         self.holder = self.holder or f"{self.worker_id}:{secrets.token_hex(4)}"[:160]
 
-    def step(self, now: datetime | None = None) -> bool:
-        """Advance the running pass by one page, or start a due one; True if Label Studio was read."""
+    def step(self, now: datetime | None = None, eager: bool = False) -> bool:
+        """Advance the running pass by one page, or start a due one (looking for one at most every
+        LOOK_EVERY_SECONDS unless ``eager``); True if Label Studio was read."""
         if self.current is None:
+            if not eager and time.monotonic() < self._next_look:
+                return False
+            self._next_look = time.monotonic() + LOOK_EVERY_SECONDS
             self.current = self._start_due(now or datetime.now(UTC))
             if self.current is None:
                 return False

@@ -123,11 +123,11 @@ def test_sync_full_pass_resumes_where_a_dead_worker_stopped(store, settings, lis
     with store.begin() as conn:
         conn.execute(update(sync_state).values(last_full_at=datetime.now(UTC) - timedelta(days=2)))
     del listing.tasks[17]  # deleted while nobody listened
-    assert w1.sync_step()  # the full pass's first page (tasks 1-10) ...
+    assert w1.sync_step(eager=True)  # the full pass's first page (tasks 1-10) ...
     assert read_state(store).pass_position["after_id"] == 10
     # ... and w1 dies: its lease is no longer renewed.
     w2 = worker(store, settings, listing, "w2")
-    assert not w2.sync_step()  # w1's lease still runs: w2 must not take it
+    assert not w2.sync_step(eager=True)  # w1's lease still runs: w2 must not take it
     with store.begin() as conn:
         conn.execute(update(sync_state).values(lease_until=datetime.now(UTC) - timedelta(seconds=1)))
     listing.calls.clear()
