@@ -3,6 +3,7 @@ their gold copies, label, change and delete annotations, and tasks are imported.
 the sync turns all of it into events: every gold answer is scored, every copy harvested and deleted
 (none stays ``live``), each annotator gets gold again, and the store equals Label Studio."""
 
+import signal
 import time
 from datetime import UTC, datetime
 
@@ -23,7 +24,7 @@ RESULT = [{"from_name": "c", "to_name": "text", "type": "choices", "value": {"ch
 OTHER = [{"from_name": "c", "to_name": "text", "type": "choices", "value": {"choices": ["b"]}}]
 
 
-def wait_for(predicate, timeout=120, what="condition"):
+def wait_for(predicate, timeout=300, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -105,7 +106,7 @@ def test_work_done_during_an_outage_gets_every_reaction_after_the_restart(
             annotator.submit(annotator.next_task(project_id)["id"], OTHER, project_id=project_id)
         wait_for(lambda: len(copies(store, "live")) == 2, what="a live copy for each annotator")
 
-        service.stop()  # the outage: Label Studio's deliveries are lost from here on
+        service.kill(signal.SIGKILL)  # the outage, abrupt: Label Studio's deliveries are lost from here on
         regular = []
         for annotator in annotators:
             task = annotator.next_task(project_id)
