@@ -92,16 +92,16 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
-    from plugin.sync import sync_project
+    from plugin.sync.cli import run_sync
 
     with _store(settings) as store, _adapter(settings) as adapter:
-        print(sync_project(store, adapter, args.project).describe())
+        print(run_sync(settings, store, adapter, args.project, full=args.full).describe())
     return 0
 
 
 def cmd_connect(settings: Settings, args: argparse.Namespace) -> int:
     from plugin.connect import connect_project, prove_round_trip
-    from plugin.sync import sync_project
+    from plugin.sync.cli import run_sync
 
     with _store(settings) as store, _adapter(settings) as adapter:
         report = connect_project(settings, store, adapter, args.project)
@@ -109,7 +109,7 @@ def cmd_connect(settings: Settings, args: argparse.Namespace) -> int:
         if not args.no_check:
             print(prove_round_trip(settings, store, adapter, args.project), flush=True)
         if not args.no_sync:
-            print("initial sync: " + sync_project(store, adapter, args.project).describe())
+            print("initial sync: " + run_sync(settings, store, adapter, args.project).describe())
     return 0
 
 
@@ -154,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="skip the round trip (a test event from Label Studio to the running service)",
             )
+        if name == "sync":
+            command.add_argument("--full", action="store_true", help="list every task, not only changes")
     add_gold_commands(sub, _store)
     agreement_cli.add_commands(sub, _store)
     relabel_cli.add_commands(sub, _store)

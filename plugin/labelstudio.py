@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -86,6 +88,14 @@ class LabelStudioError(Exception):
     @property
     def final(self) -> bool:
         return not self.retryable
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """A page of the Data Manager's task list; ``total`` counts every task the filter matches."""
+
+    tasks: list[dict[str, Any]]
+    total: int
 
 
 @dataclass(frozen=True)
@@ -199,6 +209,55 @@ class LabelStudioAdapter:
             if len(page) < page_size:
                 return
             last_id = int(page[-1]["id"])
+
+    # -- listings for the sync (plugin.sync) --------------------------------------------------------------
+
+    def tasks_after(self, project_id: int, after_id: int, page_size: int) -> TaskPage:
+        """One keyset page of the project's tasks with all their annotations: ids above ``after_id``,
+        in id order (see :meth:`iter_tasks` for why keyset pages)."""
+        query = _dm_query([_dm_filter("id", "greater", "Number", int(after_id))], "tasks:id")
+        return self._task_page(project_id, query, page_size)
+
+    def tasks_changed_after(self, project_id: int, since: str, page_size: int) -> TaskPage:
+        """Tasks whose ``updated_at`` is later than ``since`` (Label Studio's own format, as it
+        returns it), oldest change first, with all their annotations.
+
+        The Data Manager orders by one field only (``ordering[0]``, source: data_manager/managers.py),
+        so tasks that share a timestamp come in no fixed order: callers page on the timestamp and
+        fetch a page-wide group of equal timestamps with :meth:`tasks_changed_at`."""
+        query = _dm_query(
+            [_dm_filter("updated_at", "greater", "Datetime", _dm_time(since))], "tasks:updated_at"
+        )
+        return self._task_page(project_id, query, page_size)
+
+    def tasks_changed_at(self, project_id: int, at: str, after_id: int, page_size: int) -> TaskPage:
+        """Tasks whose ``updated_at`` is exactly ``at``, ids above ``after_id``, in id order."""
+        stamp = _dm_time(at)
+        filters = [
+            _dm_filter("updated_at", "in", "Datetime", {"min": stamp, "max": stamp}),
+            _dm_filter("id", "greater", "Number", int(after_id)),
+        ]
+        return self._task_page(project_id, _dm_query(filters, "tasks:id"), page_size)
+
+    def newest_task_change(self, project_id: int) -> str | None:
+        """The latest ``updated_at`` among the project's tasks (None for an empty project)."""
+        page = self._task_page(project_id, _dm_query([], "-tasks:updated_at"), 1, fields="task_only")
+        return page.tasks[0]["updated_at"] if page.tasks else None
+
+    def server_time(self) -> datetime | None:
+        """Label Studio's clock at its last answer (the HTTP ``Date`` header, to the second)."""
+        date = getattr(self, "_server_date", None)
+        try:
+            return parsedate_to_datetime(date).astimezone(UTC) if date else None
+        except (TypeError, ValueError):
+            return None
+
+    def _task_page(
+        self, project_id: int, query: dict[str, Any], page_size: int, fields: str = "all"
+    ) -> TaskPage:
+        params = {"project": int(project_id), "fields": fields, "page": 1, "page_size": int(page_size)}
+        answer = self._request("GET", "api/tasks/", params={**params, "query": json.dumps(query)})
+        return TaskPage([_plain_task(t) for t in answer["tasks"]], int(answer.get("total") or 0))
 
     # -- webhooks --------------------------------------------------------------------------------------------
 
@@ -410,6 +469,7 @@ class LabelStudioAdapter:
             raise LabelStudioError(
                 f"Label Studio {what}: unexpected answer to the token refresh ({exc})"
             ) from exc
+        self._server_date = response.headers.get("date")  # Label Studio's clock, for the sync's cursor
         if response.status_code >= 400:
             raise LabelStudioError(
                 f"Label Studio {what} failed: {response.status_code} {response.reason_phrase}: "
@@ -439,6 +499,20 @@ def _plain_annotation(annotation: dict[str, Any]) -> dict[str, Any]:
     user = plain["completed_by"]
     plain["completed_by"] = int(user["id"]) if isinstance(user, dict) else user
     return plain
+
+
+def _dm_filter(column: str, operator: str, kind: str, value: Any) -> dict[str, Any]:
+    return {"filter": f"filter:tasks:{column}", "operator": operator, "type": kind, "value": value}
+
+
+def _dm_query(items: list[dict[str, Any]], ordering: str) -> dict[str, Any]:
+    return {"filters": {"conjunction": "and", "items": items}, "ordering": [ordering]}
+
+
+def _dm_time(stamp: str) -> str:
+    """A timestamp as the Data Manager's filters parse it (``%Y-%m-%dT%H:%M:%S.%fZ``, UTC)."""
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _short_body(body: Any) -> str:

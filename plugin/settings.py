@@ -149,6 +149,21 @@ SETTINGS: tuple[Setting, ...] = (
         "/healthz answers 503 when events have waited this long and the worker has not moved for as long.",
         minimum=1,
     ),
+    Setting(
+        "worker.full_sync_interval",
+        float,
+        86400.0,
+        "Seconds between full syncs, which list every task (deletions the incremental sync cannot see); "
+        "0 leaves only the first.",
+        minimum=0,
+    ),
+    Setting(
+        "worker.sync_page_size",
+        int,
+        500,
+        "Tasks read from Label Studio per page of a sync; event processing waits at most one page.",
+        minimum=10,
+    ),
     Setting("gold.enabled", bool, True, "Seed hidden gold copies into annotators' queues."),
     Setting(
         "gold.rate",

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, select
@@ -48,6 +49,7 @@ from plugin.watchdog import check_dead_ends, note_sync_outcome
 
 if TYPE_CHECKING:
     from plugin.labelstudio import LabelStudioAdapter
+    from plugin.sync import SyncScheduler
 
 log = logging.getLogger(__name__)
 
@@ -265,31 +267,70 @@ class Worker:
         with self.store.read() as conn:
             return list(conn.execute(select(projects.c.id).where(projects.c.connected.is_(True))).scalars())
 
-    def sync_connected(self) -> bool:
-        """Reconcile every connected project; False if Label Studio could not be reached."""
-        from plugin.labelstudio import LabelStudioError
-        from plugin.sync import sync_project
+    @cached_property
+    def sync_scheduler(self) -> SyncScheduler:
+        from plugin.sync import SyncPolicy, SyncScheduler
 
-        ok = True
-        adapter = None
+        policy = SyncPolicy(
+            interval=self.settings["worker.sync_interval"],
+            full_interval=self.settings["worker.full_sync_interval"],
+            page_size=self.settings["worker.sync_page_size"],
+        )
+        return SyncScheduler(self.store, self._adapter_factory, policy, self.worker_id)
+
+    def request_sync(self) -> None:
+        """Ask for a pass over every project we sync (at start: events may have been lost meanwhile)."""
+        from plugin.store.sync_state import projects_to_sync, request_sync
+
+        with self.store.begin() as conn:
+            request_sync(conn, projects_to_sync(conn), datetime.now(UTC))
+
+    def sync_step(self, eager: bool = False) -> bool:
+        """One page of the sync (plugin.sync), if a pass is running or due; True if one was read."""
+        from plugin.sync.passes import LeaseLost
+
+        try:
+            return self.sync_scheduler.step(eager=eager)
+        except LeaseLost as exc:
+            log.warning("sync: %s", exc)
+            self.sync_scheduler.current = None
+            return False
+
+    def sync_connected(self) -> bool:
+        """Run every due pass to its end (processing its events); False if Label Studio could not
+        be reached."""
+        from plugin.labelstudio import LabelStudioError
+
+        self.request_sync()
+        try:
+            while self.sync_step(eager=True) or self.sync_scheduler.current is not None:
+                self.drain()
+        except LabelStudioError as exc:
+            log.warning("sync postponed: %s", exc)
+            self.sync_scheduler.stop()
+            self._note_sync(False, str(exc))
+            return False
+        self.drain()
+        self.sync_scheduler.stop()
+        self._note_sync(True)
+        return True
+
+    def _note_sync(self, ok: bool, error: str | None = None) -> None:
+        """Tell the watchdog how syncing goes (it alerts when it keeps failing, plugin.watchdog)."""
         for project_id in self.connected_projects():
-            try:
-                adapter = adapter or self._adapter_factory()
-                log.info("sync: %s", sync_project(self.store, adapter, project_id).describe())
-                note_sync_outcome(self.store, self.settings, project_id, True)
-            except LabelStudioError as exc:
-                log.warning("sync of project %d postponed: %s", project_id, exc)
-                note_sync_outcome(self.store, self.settings, project_id, False, str(exc))
-                ok = False
-        return ok
+            note_sync_outcome(self.store, self.settings, project_id, ok, error)
 
     def run(self, stop: threading.Event) -> None:
         """Process events until ``stop`` is set; sync at start (to recover missed events) and then
-        every ``worker.sync_interval`` seconds."""
+        every ``worker.sync_interval`` seconds, one page of Label Studio per turn of the loop."""
+        from plugin.labelstudio import LabelStudioError
+
         interval = self.settings["worker.sync_interval"]
-        next_sync = next_retention = next_watchdog = time.monotonic()
+        next_retention = sync_after = next_watchdog = time.monotonic()
         failures = 0
         troubles = 0  # passes in a row that ended in an error (the store down, most likely)
+        if interval:
+            self.request_sync()
         heartbeat = threading.Thread(
             target=self._beat_until, args=(stop,), name="worker-heartbeat", daemon=True
         )
@@ -301,14 +342,19 @@ class Worker:
                 max_attempts = self.settings["worker.job_max_attempts"]
                 busy = run_due_jobs(self.store, self.job_handlers, max_attempts=max_attempts) > 0 or busy
                 self.relabel_schedule.tick()
-                if interval and time.monotonic() >= next_sync:
-                    failures = 0 if self.sync_connected() else failures + 1
-                    delay = (
-                        interval
-                        if not failures
-                        else SYNC_RETRY_SECONDS[min(failures, len(SYNC_RETRY_SECONDS)) - 1]
-                    )
-                    next_sync = time.monotonic() + min(interval, delay)
+                if interval and time.monotonic() >= sync_after:
+                    try:
+                        busy = self.sync_step() or busy
+                        if failures:
+                            self._note_sync(True)
+                        failures = 0
+                    except LabelStudioError as exc:
+                        failures += 1
+                        pause = SYNC_RETRY_SECONDS[min(failures, len(SYNC_RETRY_SECONDS)) - 1]
+                        log.warning("sync postponed %.0f s: %s", pause, exc)
+                        self.sync_scheduler.abandon()
+                        self._note_sync(False, str(exc))
+                        sync_after = time.monotonic() + pause
                 if time.monotonic() >= next_watchdog:
                     check_dead_ends(self.store, self.settings)
                     next_watchdog = time.monotonic() + WATCHDOG_EVERY_SECONDS
@@ -323,6 +369,8 @@ class Worker:
                 troubles = 0
             if not busy:
                 stop.wait(self._pause(troubles))
+        if interval:
+            self.sync_scheduler.stop()  # hand the lease back: another worker may resume at once
         heartbeat.join()
 
     def _pause(self, troubles: int) -> float:

@@ -61,7 +61,7 @@ class ServiceProcess:
             timeout=300,
         )
 
-    def start(self) -> ServiceProcess:
+    def start(self, timeout: float = 180) -> ServiceProcess:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "plugin.cli", "--config", str(self.config), "serve"],
@@ -70,7 +70,7 @@ class ServiceProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 180  # imports and gunicorn's boot take long on a loaded machine
+        deadline = time.monotonic() + timeout  # imports and gunicorn's boot take long on a loaded machine
         while time.monotonic() < deadline:
             try:
                 if requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:

@@ -240,4 +240,5 @@ from plugin.store import (  # noqa: E402,F401
     schema_audit,
     schema_dashboard,
     schema_relabel,
+    schema_sync,
 )
