@@ -357,6 +357,8 @@ class Worker:
                         sync_after = time.monotonic() + pause
                 if time.monotonic() >= next_watchdog:
                     check_dead_ends(self.store, self.settings)
+                    # samples held for a gold copy that expired, or rated by what a sync recovered
+                    agreement_engine.refresh_open_sets(self.store, self.settings)
                     next_watchdog = time.monotonic() + WATCHDOG_EVERY_SECONDS
                 if not busy and time.monotonic() >= next_retention:
                     self.apply_retention(stop)
