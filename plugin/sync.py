@@ -79,10 +79,13 @@ def sync_project(store: Store, adapter: LabelStudioAdapter, project_id: int) -> 
 def save_users(conn, people: list[dict]) -> None:  # type: ignore[no-untyped-def]
     for person in people:
         stmt = insert(conn, users).values(
-            id=person["id"], email=person.get("email"), username=person.get("username")
+            id=person["id"],
+            email=person.get("email"),
+            username=person.get("username"),
+            first_name=person.get("first_name"),
+            last_name=person.get("last_name"),
         )
+        synced = ("email", "username", "first_name", "last_name")
         conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["id"], set_={"email": stmt.excluded.email, "username": stmt.excluded.username}
-            )
+            stmt.on_conflict_do_update(index_elements=["id"], set_={c: stmt.excluded[c] for c in synced})
         )

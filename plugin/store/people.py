@@ -12,13 +12,24 @@ from plugin.store.schema import projects, users
 ANNOTATOR_ID = re.compile(r"\bannotator (\d+)\b")  # how relabel reasons name people (plugin.relabel)
 
 
-def person_name(user_id: int, *, username: str | None = None, email: str | None = None) -> str:
-    """How a person is named on screen: their Label Studio username, else e-mail, else ``user <id>``.
+def person_name(
+    user_id: int,
+    *,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    username: str | None = None,
+    email: str | None = None,
+) -> str:
+    """How a person is named on screen, as Label Studio does: first and last name, else username,
+    else e-mail, else ``user <id>``.
 
+    >>> person_name(5, first_name="Alice", last_name="Lee", username="alice")
+    'Alice Lee'
     >>> person_name(5, username="alice", email="a@x.org"), person_name(5, email="a@x.org"), person_name(5)
     ('alice', 'a@x.org', 'user 5')
     """
-    return (username or "").strip() or (email or "").strip() or f"user {user_id}"
+    full = " ".join(part.strip() for part in (first_name, last_name) if part and part.strip())
+    return full or (username or "").strip() or (email or "").strip() or f"user {user_id}"
 
 
 def display_names(conn: Connection, user_ids: Iterable[int | None]) -> dict[int, str]:
@@ -26,8 +37,12 @@ def display_names(conn: Connection, user_ids: Iterable[int | None]) -> dict[int,
     wanted = {int(u) for u in user_ids if u is not None}
     if not wanted:
         return {}
-    query = select(users.c.id, users.c.username, users.c.email).where(users.c.id.in_(wanted))
-    known = {int(uid): person_name(uid, username=name, email=mail) for uid, name, mail in conn.execute(query)}
+    columns = (users.c.first_name, users.c.last_name, users.c.username, users.c.email)
+    query = select(users.c.id, *columns).where(users.c.id.in_(wanted))
+    known = {
+        int(uid): person_name(uid, first_name=first, last_name=last, username=name, email=mail)
+        for uid, first, last, name, mail in conn.execute(query)
+    }
     return {uid: known.get(uid, person_name(uid)) for uid in wanted}
 
 

@@ -12,17 +12,20 @@ from plugin.store import people
 from plugin.store.schema import users
 from plugin.store.schema_agreement import agreement_batches
 from plugin.store.schema_relabel import relabel_items, relabel_projects
+from plugin.sync import save_users
 from webhooks import ls_links
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 LS_URL = "http://admin:hunter2@ls.example.org:8080/"  # credentials that must never be shown
 LS = "http://ls.example.org:8080"
-REVIEWER, RELABEL_PROJECT = 104, 3
+REVIEWER, ERIN, RELABEL_PROJECT = 104, 105, 3
 
 
 def _seed_relabel_and_batch(store) -> None:
     with store.begin() as conn:
         conn.execute(users.insert().values(id=REVIEWER, email="dana@example.com", username=None))
+        erin = {"id": ERIN, "email": "e@example.com", "username": "erin", "first_name": "Erin"}
+        conn.execute(users.insert().values(**erin))
         conn.execute(
             relabel_projects.insert().values(
                 source_project_id=PROJECT_ID,
@@ -146,9 +149,10 @@ def test_public_base_url_drops_credentials(url, shown):
     assert ls_links.public_base_url(url) == shown
 
 
-def test_display_names_fall_back_to_email_then_id(app):
+def test_display_names_prefer_the_full_name_then_username_email_id(app):
     with app.extensions["lsqa"]["store"].read() as conn:
-        assert people.display_names(conn, [ALICE, REVIEWER, 999, None]) == {
+        assert people.display_names(conn, [ERIN, ALICE, REVIEWER, 999, None]) == {
+            ERIN: "Erin",
             ALICE: "alice",
             REVIEWER: "dana@example.com",
             999: "user 999",
@@ -159,3 +163,23 @@ def test_people_and_links_docstring_examples():
     for module in (people, ls_links):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0
+
+
+def test_synced_users_keep_their_first_and_last_name(app):
+    store = app.extensions["lsqa"]["store"]
+    with store.begin() as conn:
+        save_users(conn, [{"id": 106, "email": "f@example.com", "username": "fay", "first_name": "Fay"}])
+        save_users(
+            conn,
+            [
+                {
+                    "id": 106,
+                    "email": "f@example.com",
+                    "username": "fay",
+                    "first_name": "Fay",
+                    "last_name": "Ng",
+                }
+            ],
+        )
+    with store.read() as conn:
+        assert people.display_names(conn, [106]) == {106: "Fay Ng"}
