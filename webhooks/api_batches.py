@@ -6,6 +6,7 @@ from sqlalchemy import select
 from plugin.agreement.summary import list_batches
 from plugin.store.schema import projects
 from webhooks.api import api, require_token
+from webhooks.ls_links import project_url
 
 
 @api.get("/projects/<int:project_id>/batches")
@@ -17,4 +18,6 @@ def project_batches(project_id: int):  # type: ignore[no-untyped-def]
         if conn.execute(select(projects.c.id).where(projects.c.id == project_id)).first() is None:
             return jsonify(error=f"project {project_id} is not known here: run lsqa connect"), 404
         batches = list_batches(conn, project_id, threshold)
-    return jsonify(project_id=project_id, kappa_threshold=threshold, batches=batches)
+    # a batch's tasks are in the project's data manager (no URL filter for a batch exists there)
+    linked = [{**b, "url": project_url(project_id)} for b in batches]
+    return jsonify(project_id=project_id, kappa_threshold=threshold, batches=linked)

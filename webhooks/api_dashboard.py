@@ -17,6 +17,7 @@ from plugin.gold.panels import (
 )
 from plugin.settings import review_settings
 from webhooks.api import api, require_token
+from webhooks.ls_links import project_url, task_url
 
 MAX_ALERTS = 500
 
@@ -37,7 +38,8 @@ def load_openapi() -> dict[str, Any]:
 @require_token
 def list_projects():  # type: ignore[no-untyped-def]
     with current_app.extensions["lsqa"]["store"].read() as conn:
-        return jsonify(projects=project_list(conn))
+        found = project_list(conn)
+    return jsonify(projects=[{**p, "url": project_url(p["id"])} for p in found])
 
 
 def _project_panel(project_id: int, build: Any, *args: Any):  # type: ignore[no-untyped-def]
@@ -51,7 +53,7 @@ def _project_panel(project_id: int, build: Any, *args: Any):  # type: ignore[no-
 @api.get("/projects/<int:project_id>/timeline")
 @require_token
 def project_timeline(project_id: int):  # type: ignore[no-untyped-def]
-    return _project_panel(project_id, accuracy_timeline, _review())
+    return _project_panel(project_id, _linked(accuracy_timeline, _link_flags), _review())
 
 
 @api.get("/projects/<int:project_id>/heatmap")
@@ -63,7 +65,7 @@ def project_heatmap(project_id: int):  # type: ignore[no-untyped-def]
 @api.get("/projects/<int:project_id>/gold")
 @require_token
 def project_gold(project_id: int):  # type: ignore[no-untyped-def]
-    return _project_panel(project_id, library_health, _review())
+    return _project_panel(project_id, _linked(library_health, _link_gold_items), _review())
 
 
 @api.get("/projects/<int:project_id>/alerts")
@@ -79,3 +81,26 @@ def project_alerts(project_id: int):  # type: ignore[no-untyped-def]
 
 def _review() -> Any:
     return review_settings(current_app.extensions["lsqa"]["settings"])
+
+
+def _linked(build: Any, add_links: Any) -> Any:
+    """A panel builder whose answer gets links into Label Studio (they need the app's settings)."""
+
+    def build_and_link(conn: Any, project_id: int, *args: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = build(conn, project_id, *args)
+        add_links(answer)
+        return answer
+
+    return build_and_link
+
+
+def _link_flags(timeline: dict[str, Any]) -> None:
+    # until a flag has its own Data Manager tab, it leads to the project's data manager
+    for person in timeline["annotators"]:
+        for flag in person["flags"]:
+            flag["url"] = project_url(timeline["project_id"])
+
+
+def _link_gold_items(health: dict[str, Any]) -> None:
+    for item in health["items"]:
+        item["source_task_url"] = task_url(item["source_project_id"], item["source_task_id"])

@@ -13,6 +13,7 @@ from plugin.gold.review import EVIDENCE_PURPOSES, ReviewSettings, gold_answers_o
 from plugin.gold.summary import annotator_ids, annotator_summary
 from plugin.quality import GoldAnswer, RequalificationPolicy, measure_accuracy, wilson_interval, window_counts
 from plugin.relabel.rules import suspect_gold_item
+from plugin.store.people import display_names
 from plugin.store.schema import alerts, flags, gold_answers, gold_copies, gold_items, projects, users
 from plugin.store.timestamps import iso_utc
 
@@ -72,6 +73,7 @@ def accuracy_timeline(conn: Connection, project_id: int, review: ReviewSettings)
             {
                 "id": annotator_id,
                 "email": summary["email"],
+                "name": summary["name"],
                 "status": summary["status"],
                 "accuracy": summary["accuracy"],
                 "points": accuracy_series(
@@ -111,12 +113,14 @@ def class_heatmap(conn: Connection, project_id: int, review: ReviewSettings) -> 
     """Per annotator and gold class: the share of window answers where the class was identified."""
     policy = review.policy(project_id)
     people, cells, labels = [], [], set()
-    for annotator_id in annotator_ids(conn, project_id):
+    ids = annotator_ids(conn, project_id)
+    names = display_names(conn, ids)
+    for annotator_id in ids:
         answers = gold_answers_of(conn, project_id, annotator_id, EVIDENCE_PURPOSES)
         per_class = measure_accuracy(
             answers, window=policy.window, confidence_level=policy.confidence_level
         ).per_class
-        people.append({"id": annotator_id, "email": _email(conn, annotator_id)})
+        people.append({"id": annotator_id, "email": _email(conn, annotator_id), "name": names[annotator_id]})
         for label, estimate in per_class.items():
             labels.add(label)
             cells.append({"annotator_id": annotator_id, "label": label, **estimate.to_dict()})
@@ -149,11 +153,17 @@ def library_health(conn: Connection, project_id: int, review: ReviewSettings) ->
     """
     policy = review.policy(project_id)
     good = good_annotators(conn, project_id, policy)
+    g = gold_items.c
     items = {
-        item_id: {"id": item_id, "source_task_id": task_id, "retired": retired is not None}
-        for item_id, task_id, retired in conn.execute(
-            select(gold_items.c.id, gold_items.c.source_task_id, gold_items.c.retired_at).where(
-                gold_items.c.project_id == project_id
+        item_id: {
+            "id": item_id,
+            "source_project_id": source_project_id,
+            "source_task_id": task_id,
+            "retired": retired is not None,
+        }
+        for item_id, source_project_id, task_id, retired in conn.execute(
+            select(g.id, g.source_project_id, g.source_task_id, g.retired_at).where(
+                g.project_id == project_id
             )
         )
     }

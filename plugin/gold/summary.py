@@ -7,6 +7,7 @@ from sqlalchemy import Connection, func, select
 from plugin.gold.ledger import LIVE_STATES, annotator_state, regular_work_done
 from plugin.gold.review import EVIDENCE_PURPOSES, ReviewSettings, gold_answers_of, last_reset, open_flag
 from plugin.quality import decide_status, measure_accuracy
+from plugin.store.people import display_names
 from plugin.store.schema import annotations, annotator_states, gold_answers, gold_copies, users
 from plugin.store.timestamps import iso_utc
 
@@ -54,6 +55,7 @@ def annotator_summary(
     return {
         "id": annotator_id,
         "email": conn.execute(select(users.c.email).where(users.c.id == annotator_id)).scalar_one_or_none(),
+        "name": display_names(conn, [annotator_id])[annotator_id],
         "status": status,
         "reason": decision.reason,
         "gold_answered": len(answers),

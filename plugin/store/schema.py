@@ -106,6 +106,8 @@ users = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=False),
     Column("email", String(255)),
     Column("username", String(255)),
+    Column("first_name", String(255)),
+    Column("last_name", String(255)),
 )
 
 # -- hidden gold (issue 4) ----------------------------------------------------------------------------

@@ -136,10 +136,11 @@ def mark_project_synced(conn: Connection, project_id: int, at: datetime) -> None
 
 
 def save_users(conn: Connection, people: list[dict[str, Any]]) -> None:
-    """The organization's members (id, e-mail, username), so figures and alerts can name them."""
+    """The organization's members (id, e-mail, username, first and last name), so figures, pages and
+    alerts can name them."""
+    synced = ("email", "username", "first_name", "last_name")
     for person in people:
-        stmt = insert(conn, users).values(
-            id=person["id"], email=person.get("email"), username=person.get("username")
+        stmt = insert(conn, users).values(id=person["id"], **{c: person.get(c) for c in synced})
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["id"], set_={c: stmt.excluded[c] for c in synced})
         )
-        update_names = {"email": stmt.excluded.email, "username": stmt.excluded.username}
-        conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=update_names))

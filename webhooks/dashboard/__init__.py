@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 
+from plugin.store.people import project_title
 from webhooks.dashboard.auth import (
     configure_sessions,
     credentials_match,
@@ -28,6 +29,7 @@ from webhooks.dashboard.auth import (
     missing_settings,
     start_session,
 )
+from webhooks.ls_links import project_url
 
 dashboard = Blueprint(
     "dashboard",
@@ -131,8 +133,16 @@ def project_home(project_id: int) -> Any:
 def project_page(project_id: int, page: str) -> str:
     if page not in dict(PAGES):
         abort(404)
+    with current_app.extensions["lsqa"]["store"].read() as conn:
+        title = project_title(conn, project_id)
     return render_template(
-        "dashboard/page.html", page=page, project_id=project_id, pages=PAGES, csrf=csrf_token()
+        "dashboard/page.html",
+        page=page,
+        project_id=project_id,
+        project_title=title,
+        project_url=project_url(project_id),
+        pages=PAGES,
+        csrf=csrf_token(),
     )
 
 

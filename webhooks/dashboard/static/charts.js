@@ -103,27 +103,31 @@ const Charts = (() => {
     return `hsl(${hue}, 65%, 55%)`;
   }
 
-  /* rows, cols: [{key, label}]; cell(rowKey, colKey) -> {value, title} | null */
+  /* rows, cols: [{key, label}]; cell(rowKey, colKey) -> {value, title, lines?} | null; lines: small
+     text under the value (e.g. the number of answers and the interval), so 0.00 of 1 is not 0.00 of 40 */
   function heatmap(container, rows, cols, cell, options) {
-    const o = Object.assign({ cell: 56, label: "heat map" }, options || {});
-    const left = 180, top = 90;
-    const width = left + cols.length * o.cell + 10, height = top + rows.length * 30 + 10;
+    const o = Object.assign({ cell: 96, row: 52, label: "heat map" }, options || {});
+    const left = 180, top = 90, R = o.row;
+    const width = left + cols.length * o.cell + 10, height = top + rows.length * R + 10;
     const root = svg(container, width, height, o.label);
     cols.forEach((c, j) => {
       text(root, left + j * o.cell + o.cell / 2, top - 8, c.label,
            { transform: `rotate(-35 ${left + j * o.cell + o.cell / 2} ${top - 8})`, class: "col-label" });
     });
     rows.forEach((r, i) => {
-      text(root, left - 8, top + i * 30 + 20, r.label, { "text-anchor": "end" });
+      text(root, left - 8, top + i * R + R / 2 + 4, r.label, { "text-anchor": "end" });
       cols.forEach((c, j) => {
         const data = cell(r.key, c.key);
-        const rect = el("rect", { x: left + j * o.cell + 1, y: top + i * 30 + 1, width: o.cell - 2, height: 28,
+        const rect = el("rect", { x: left + j * o.cell + 1, y: top + i * R + 1, width: o.cell - 2, height: R - 2,
                                   fill: rateColor(data ? data.value : null), class: "cell",
                                   "data-value": data && data.value != null ? data.value : "" }, root);
         el("title", {}, rect).textContent = data ? data.title : "no gold of this class yet";
-        if (data && data.value != null) {
-          text(root, left + j * o.cell + o.cell / 2, top + i * 30 + 19, data.value.toFixed(2),
+        const cx = left + j * o.cell + o.cell / 2;
+        if (data) {
+          text(root, cx, top + i * R + 17, data.value != null ? data.value.toFixed(2) : "–",
                { "text-anchor": "middle", class: "cell-text" });
+          (data.lines || []).forEach((line, k) => text(root, cx, top + i * R + 31 + 12 * k, line,
+               { "text-anchor": "middle", class: "cell-note" }));
         }
       });
     });

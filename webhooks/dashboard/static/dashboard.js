@@ -45,7 +45,15 @@
   const interval = (ci) => (ci ? `[${num(ci[0])}, ${num(ci[1])}]` : "–");
   const ms = (iso) => Date.parse(iso);
   const when = (iso) => (iso ? Charts.shortTime(ms(iso)) : "–");
-  const who = (a) => a.email || `user ${a.id}`;
+  const who = (a) => a.name || a.email || `user ${a.id}`;
+  /* A link into Label Studio (new tab); plain text when there is nowhere to go. */
+  const ls = (url, text) => (url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "ls-link" }, text) : String(text ?? "–"));
+
+  /* The flags column: their count, the open one linked to its suspect work in Label Studio. */
+  const flagCell = (flags) => {
+    const open = flags.find((f) => f.status === "open");
+    return open ? ls(open.url, `${flags.length} (open)`) : String(flags.length);
+  };
 
   const pages = {
     async projects() {
@@ -54,8 +62,8 @@
       if (!data || !data.projects.length) return noData(box, "no project is connected (lsqa connect)");
       const list = h("ul", { class: "projects" });
       for (const p of data.projects) {
-        list.appendChild(h("li", {}, h("a", { href: `projects/${p.id}/accuracy` }, `${p.id} · ${p.title || "untitled"}`),
-                           p.connected ? "" : " (not connected)"));
+        list.appendChild(h("li", {}, h("a", { href: `projects/${p.id}/accuracy` }, `${p.title || "untitled"} (${p.id})`),
+                           p.connected ? "" : " (not connected)", " · ", ls(p.url, "open in Label Studio")));
       }
       box.appendChild(list);
     },
@@ -66,7 +74,7 @@
       if (!data || !data.annotators.length) return noData(summary, "no annotator has answered gold");
       table(summary, ["annotator", "status", "accuracy", "interval", "answers in window", "flags", "quiz answers"],
         data.annotators.map((a) => [who(a), a.status, pct(a.accuracy.accuracy),
-          interval([a.accuracy.lower, a.accuracy.upper]), a.accuracy.n, a.flags.length, a.quiz_answers.length]));
+          interval([a.accuracy.lower, a.accuracy.upper]), a.accuracy.n, flagCell(a.flags), a.quiz_answers.length]));
       const charts = section(`Accuracy over time (window ${data.window}, ${Math.round(100 * data.confidence_level)} % Wilson bounds; dashed: threshold ${data.threshold})`);
       const times = data.annotators.flatMap((a) => a.points.map((p) => ms(p.at))
         .concat(a.quiz_answers.map((q) => ms(q.at)), a.flags.map((f) => ms(f.raised_at))));
@@ -103,7 +111,9 @@
         data.labels.map((l) => ({ key: l, label: l })),
         (row, col) => {
           const c = cells.get(`${row}|${col}`);
-          return c ? { value: c.accuracy, title: `${col}: ${pct(c.accuracy)} of ${c.n}, interval ${interval([c.lower, c.upper])}` } : null;
+          if (!c) return null;
+          return { value: c.n ? c.accuracy : null, lines: [`n=${c.n}`, interval([c.lower, c.upper])],
+                   title: `${col}: ${pct(c.accuracy)} of ${c.n} answers, interval ${interval([c.lower, c.upper])}` };
         }, { label: "class by annotator accuracy" });
     },
 
@@ -123,7 +133,7 @@
       Charts.legend(chartBox, series.map((s) => ({ name: s.name, color: s.color })));
       const list = section("Batches");
       table(list, ["batch", "source", "created", "status", "sample", "kappa", "kappa CI", "alpha", "categories below threshold"],
-        data.batches.map((b) => [b.id, b.source, when(b.created_at), b.status, `${b.sample_done}/${b.sample_size}`,
+        data.batches.map((b) => [ls(b.url, b.id), b.source, when(b.created_at), b.status, `${b.sample_done}/${b.sample_size}`,
           num(b.kappa), interval(b.kappa_ci), num(b.alpha),
           b.per_category.filter((c) => c.below_threshold).map((c) => c.label).join(", ") || "–"]));
     },
@@ -151,7 +161,7 @@
       const rows = data.items.filter((i) => i.suspect);
       if (!rows.length) return noData(suspects, "no suspect item");
       table(suspects, ["item", "source task", "served", "answers", "missed", "good annotators missed"],
-        rows.map((i) => [i.id, i.source_task_id ?? "–", i.served, i.answers, pct(i.miss_rate), `${i.good_misses}/${i.good_answers}`]));
+        rows.map((i) => [i.id, ls(i.source_task_url, i.source_task_id ?? "–"), i.served, i.answers, pct(i.miss_rate), `${i.good_misses}/${i.good_answers}`]));
     },
 
     async relabel() {
@@ -161,10 +171,16 @@
       const counts = { queued: 0, pushed: 0, corrected: 0 };
       for (const item of data.items) counts[item.status] = (counts[item.status] || 0) + 1;
       Charts.bars(box, Object.entries(counts).map(([label, value]) => ({ label, value })), { label: "relabel items by status" });
-      if (data.relabel_project_id) box.appendChild(h("p", {}, `Relabel project: ${data.relabel_project_id}`));
-      table(box, ["item", "task", "annotator", "reason", "status", "queued", "corrected", "by", "gold verified"],
-        data.items.map((i) => [i.id, i.source_task_id, i.annotator_id ?? "–", i.reason, i.status, when(i.queued_at),
-          when(i.corrected_at), i.corrected_by ?? "–", i.gold_verified == null ? "–" : i.gold_verified ? "yes" : "no"]));
+      if (data.relabel_project_id) {
+        const where = data.items.find((i) => i.relabel_url);
+        box.appendChild(h("p", {}, "Relabel project: ",
+          ls(where && where.relabel_url.replace(/\?task=.*$/, ""), data.relabel_project_id)));
+      }
+      table(box, ["item", "task", "annotator", "reason", "status", "review task", "queued", "corrected", "by", "gold verified"],
+        data.items.map((i) => [i.id, ls(i.url, i.source_task_id), i.annotator_name ?? i.annotator_id ?? "–",
+          i.reason_text ?? i.reason, i.status, ls(i.relabel_url, i.relabel_task_id ?? "–"), when(i.queued_at),
+          when(i.corrected_at), i.corrected_by_name ?? i.corrected_by ?? "–",
+          i.gold_verified == null ? "–" : i.gold_verified ? "yes" : "no"]));
     },
 
     async alerts() {
