@@ -356,13 +356,23 @@ class LabelStudioAdapter:
         them (shared/label-studio-notes.md §3, b2). ``ground_truth`` is set false because imported
         annotations default to true. Import sends no ANNOTATION_* webhook for what it brings, sets
         ``overlap`` to the project's maximum whatever the body says, and on SQLite may give the
-        task (and the annotations) the id of a task deleted before.
+        task (and the annotations) the id of a task deleted before. Inside a job the task carries a
+        marker in ``meta`` until the caller's next PATCH (``meta={}``) clears it.
         """
         skips = [
             {"result": [], "was_cancelled": True, "ground_truth": False, "completed_by": int(u)}
             for u in user_ids
         ]
-        task_ids = self.import_tasks(project_id, [{"data": data, "annotations": skips}])
+        task: dict[str, Any] = {"data": data, "annotations": skips}
+        attempt = current_attempt()
+        if attempt is not None:  # as create_task: a retry looks for the first attempt's task first;
+            marker = attempt.marker("task", int(project_id), data)  # the caller clears the marker
+            if attempt.is_retry and (
+                found := find_marked_task(self._request, project_id, marker, attempt.since)
+            ):
+                return int(found["id"])
+            task["meta"] = {MARKER_KEY: marker}
+        task_ids = self.import_tasks(project_id, [task])
         if len(task_ids) != 1:
             raise LabelStudioError(f"Label Studio import into project {project_id} returned ids {task_ids}")
         return task_ids[0]

@@ -150,7 +150,8 @@ class GoldInjector:
         # Import counts the helper skips' authors into is_labeled (1.23.2: distinct completed_by >=
         # the project's maximum_annotations, cancelled ones included), so the copy would arrive
         # "labelled" and never be served; a PATCH of overlap does not recompute it, so it is set here.
-        self.adapter.update_task(task_id, overlap=2, is_labeled=False)
+        # meta={}: clears the marker a retried import looks for (labelstudio.import_task_skipped_by).
+        self.adapter.update_task(task_id, overlap=2, is_labeled=False, meta={})
         return int(task_id)
 
     def _choose_and_record(self, job: Job) -> int | None:

@@ -164,3 +164,33 @@ def test_a_lost_answer_does_not_create_a_second_task_or_annotation(
     assert task_posts == 1 and len(copies) == 1 and copies[0]["meta"] == {}
     by = [a["completed_by"] for a in copies[0]["annotations"]]
     assert [b["id"] if isinstance(b, dict) else b for b in by] == [annotator.id]
+
+
+def test_a_lost_import_answer_does_not_import_a_second_gold_copy(
+    ls_server: LabelStudioServer, make_annotator: Callable[[], Annotator], store: Store
+) -> None:
+    """The gold route imports the copy with its helper skips in one call (plugin.gold.injector):
+    when that call's answer is lost, the retry finds the first attempt's copy by its marker."""
+    project_id = ls_server.create_project("lost imports", LABEL_CONFIG)
+    annotator = make_annotator()
+    made: dict[str, int] = {}
+    with FaultProxy(ls_server.url) as proxy, LabelStudioAdapter(proxy.url, ls_server.admin_pat) as adapter:
+
+        def create_copy(job: Job) -> None:  # the shape of GoldInjector._create_copy
+            made["task"] = adapter.import_task_skipped_by(project_id, {"text": "a gold copy"}, [annotator.id])
+            adapter.update_task(made["task"], overlap=2, is_labeled=False, meta={})
+            with store.begin() as conn:
+                finish_job(conn, job.id)
+
+        proxy.faults.append(Fault("POST", f"/api/projects/{project_id}/import", times=1, drop_answer=True))
+        with store.begin() as conn:
+            enqueue_job(conn, "create_copy", "copy:1", {})
+        for _ in range(2):
+            run_twice(store, {"create_copy": retry_when_unreachable(create_copy)})
+        imports = proxy.count("POST", f"/api/projects/{project_id}/import")
+
+    assert [(r["status"], r["attempts"]) for r in job_rows(store)] == [("done", 1)]
+    tasks = ls_server.api.json("GET", f"/api/tasks/?project={project_id}&fields=all")["tasks"]
+    copies = [t for t in tasks if t["data"]["text"] == "a gold copy"]
+    assert imports == 1 and len(copies) == 1 and copies[0]["meta"] == {}
+    assert made["task"] == copies[0]["id"] and copies[0]["overlap"] == 2
