@@ -5,6 +5,7 @@ raised while a gold copy waits, so every annotator's regular gold share stays in
 their 100th task on while the sample fills. (Before, the whole sample was raised at once and the
 copies waited behind all 500 sampled tasks: no regular gold for the whole run.)"""
 
+import os
 import random
 import time
 from datetime import UTC, datetime
@@ -61,7 +62,11 @@ def start_patiently(service: ServiceProcess) -> ServiceProcess:
     return service
 
 
-@pytest.mark.timeout(900)  # about 4 minutes on a quiet machine
+@pytest.mark.skipif(
+    not os.environ.get("LSQA_SLOW_TESTS"),
+    reason="5,000-task import with three annotators; set LSQA_SLOW_TESTS=1 to run it (not yet seen passing)",
+)
+@pytest.mark.timeout(900)  # about 4 minutes on a quiet machine (estimate)
 def test_gold_keeps_its_share_while_a_big_import_is_sampled(
     ls_server: LabelStudioServer, make_annotator, sqlite_url, tmp_path
 ):
