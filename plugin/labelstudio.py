@@ -317,8 +317,12 @@ class LabelStudioAdapter:
 
     def delete_task(self, task_id: int) -> bool:
         """Delete a task; False if it was already gone."""
+        return self._delete_if_present(f"api/tasks/{int(task_id)}/")
+
+    def _delete_if_present(self, path: str) -> bool:
+        """DELETE ``path``; False when Label Studio says it is already gone (404)."""
         try:
-            self._request("DELETE", f"api/tasks/{int(task_id)}/")
+            self._request("DELETE", path)
         except LabelStudioError as exc:
             if exc.status == 404:
                 return False
@@ -416,13 +420,7 @@ class LabelStudioAdapter:
 
     def delete_view(self, view_id: int) -> bool:
         """Delete a tab; False if it was already gone (someone closed it in the Data Manager)."""
-        try:
-            self._request("DELETE", f"api/dm/views/{int(view_id)}/")
-        except LabelStudioError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+        return self._delete_if_present(f"api/dm/views/{int(view_id)}/")
 
     # -- Enterprise only (Community answers 404, shared/label-studio-notes.md §4) ---------------------------
 
