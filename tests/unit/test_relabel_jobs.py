@@ -191,5 +191,11 @@ def test_relabel_api_answers_the_contract_and_404_for_unknown_projects(store, sq
         "corrected_at",
         "corrected_by",
         "gold_verified",
+        # the dashboard's way back into Label Studio (docs/dashboard.md)
+        "annotator_name",
+        "corrected_by_name",
+        "reason_text",
+        "url",
+        "relabel_url",
     }
     assert body["items"][0]["status"] == "queued" and body["items"][0]["queued_at"].endswith("+00:00")

@@ -94,6 +94,11 @@ def test_a_gold_copy_answer_whose_results_are_not_objects_is_parked(store, setti
 
 
 @pytest.fixture
+def settings(store_url, tmp_path):
+    return make_settings(store_url, tmp_path)
+
+
+@pytest.fixture
 def fault(monkeypatch):
     return install_fault(monkeypatch)
 
