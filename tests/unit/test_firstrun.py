@@ -65,8 +65,9 @@ def test_hint_for_stays_quiet_when_it_has_nothing_to_add():
     ("version", "supported", "says"),
     [
         ("1.19.0", False, "older than the versions tested (1.20 to 1.23)"),
-        ("1.20.0", True, "is a tested version"),
-        ("1.23.2", True, "is a tested version"),
+        ("1.20.0", True, "warning: Label Studio 1.20.0 is tested (1.20 to 1.23) but some of our tests fail"),
+        ("1.22.0", True, "but some of our tests fail on it: upgrade to 1.23"),
+        ("1.23.2", True, "is a tested, supported version"),
         ("1.24.0", True, "warning: Label Studio 1.24.0 is newer"),
         ("2.0.0.dev1", True, "newer"),
         ("", True, "cannot tell"),
