@@ -52,11 +52,11 @@ def test_a_batch_sample_is_double_annotated_and_its_agreement_measured(
         sqlite_url,
         label_studio_url=ls_server.url,
         api_key=ls_server.admin_pat,
-        # The whole 50-task sample at once and alerts from one item on: this test is about the flow
-        # and the figures (tests/unit/test_agreement_openset.py has the bounded open set, and
-        # plugin.relabel.rules the evidence an alert needs in production).
+        # The whole 50-task sample at once, and alerts on the point estimate (no bootstrap) from one
+        # item on: this test is about the flow and the figures (tests/unit/test_agreement_openset.py
+        # has the bounded open set, plugin.relabel.rules the evidence an alert needs in production).
         extra="worker:\n  sync_interval: 0\n  poll_interval: 0.05\n"
-        "agreement:\n  max_open_samples: 0\n  min_items: 1\n",
+        "agreement:\n  max_open_samples: 0\n  min_items: 1\n  bootstrap: 0\n",
     ).start()
     store = Store(sqlite_url)
     adapter = LabelStudioAdapter(ls_server.url, ls_server.admin_pat)
