@@ -18,7 +18,7 @@ import pytest
 from lsharness import Annotator, LabelStudioServer
 from relabelsim import noisy_labels
 from servicefixtures import ServiceProcess
-from sqlalchemy import select
+from sqlalchemy import func, select
 from test_relabel_e2e import lsqa
 
 from plugin.store import Store
@@ -92,7 +92,17 @@ def test_confident_learning_scan_finds_flipped_labels_on_real_label_studio(
     )
     synced = lsqa(capsys, service, "sync", "--project", str(project_id))
     synced_at = time.monotonic()
-    assert f"added {N} tasks and {N} annotations" in synced, synced
+    assert f"{N:,}/{N:,} tasks read" in synced, synced
+    counted = Store(sqlite_url)
+    try:
+        with counted.read() as conn:  # every task and its annotation reached the store
+            counts = [
+                conn.execute(select(func.count()).select_from(metadata.tables[t])).scalar_one()
+                for t in ("tasks", "annotations")
+            ]
+    finally:
+        counted.dispose()
+    assert counts == [N, N], counts
     pushed = lsqa(capsys, service, "relabel", "push", "--project", str(project_id))
     finished = time.monotonic()
 
