@@ -20,6 +20,10 @@ class FakeProjectListing:
         self.calls: list[str] = []
         self.down = False
 
+    def get_project(self, project_id: int) -> None:
+        """No project details in this fake: the pass then leaves the project row as it is."""
+        return None
+
     def _tick(self) -> str:
         self.clock += timedelta(milliseconds=1)
         return self.clock.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from plugin.events import parse_annotation, parse_task, parse_time
+from plugin.events import parse_annotation, parse_project, parse_task, parse_time
 from plugin.labelstudio import LabelStudioAdapter, TaskPage
 from plugin.records import Changes
 from plugin.store import Store
-from plugin.store.domain import apply_changes, delete_tasks, sync_seq
+from plugin.store.domain import apply_changes, delete_tasks, sync_seq, upsert_project
 from plugin.store.inbox import append_events, max_event_id
 from plugin.store.sync_rows import (
     inbox_bodies_after,
@@ -108,12 +108,20 @@ class ProjectPass:
             "pass_counts": {},
         }
         people = adapter.list_users()
+        # The project itself (label config, model_version, title): a PROJECT_UPDATED missed during an
+        # outage is recovered here, and a project synced before `connect` becomes known.
+        project = adapter.get_project(state.project_id) if hasattr(adapter, "get_project") else None
         clock = getattr(adapter, "server_time", lambda: None)()
         position["clock"] = _stamp(clock) if clock else None
+        if project is not None:
+            with store.inbox_read() as conn:
+                seq = sync_seq(max_event_id(conn))
         with store.begin() as conn:
             if not save_sync_state(conn, state.project_id, holder, **values):
                 raise LeaseLost(f"project {state.project_id}: lease lost before the pass began")
             save_users(conn, people)
+            if project is not None:
+                upsert_project(conn, parse_project(project), seq)
         fresh = SyncState(**{**state.__dict__, **values})
         return cls(store, adapter, fresh, holder, page_size)
 
