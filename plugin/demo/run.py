@@ -81,7 +81,7 @@ class DemoState:
     annotators: list[dict[str, Any]]
 
 
-def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
+def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
     """Run the demo; returns the exit status. Ctrl-C (or SIGTERM) stops everything it started."""
     _check_port_free(options.port)
     with _interrupt_on_sigterm(), ExitStack() as stack:
@@ -337,7 +337,7 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def _printer(out: TextIO) -> Any:
+def _printer(out: TextIO | None) -> Any:
     def say(text: str) -> None:
         print(text, file=out, flush=True)
 

@@ -21,9 +21,10 @@ REDRAW_SECONDS = 0.5
 class ProgressLine:
     """Prints a pass's progress: in place on a terminal, otherwise at most every few seconds."""
 
-    def __init__(self, project_id: int, out: TextIO = sys.stderr) -> None:
-        self.project_id, self.out = project_id, out
-        self.tty = out.isatty()
+    def __init__(self, project_id: int, out: TextIO | None = None) -> None:
+        # sys.stderr as it is now, not as it was at import (a replaced stream may be closed since)
+        self.project_id, self.out = project_id, out if out is not None else sys.stderr
+        self.tty = self.out.isatty()
         self._last = 0.0
         self._width = 0
 

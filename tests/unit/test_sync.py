@@ -289,3 +289,18 @@ def test_sync_covers_the_relabel_project_and_its_reviews_get_reactions(store, se
     with store.read() as conn:
         assert conn.execute(select(relabel_items.c.review_annotation_id)).scalar_one() == review["id"]
         assert conn.execute(select(jobs.c.kind).where(jobs.c.kind == "relabel_write_back")).first()
+
+
+def test_the_progress_line_writes_to_the_stderr_of_the_moment_not_of_import(monkeypatch):
+    # A stream bound at import time is whatever replaced stderr then (pytest's capture of an earlier
+    # test, long closed): writing to it raised "I/O operation on closed file" in later syncs.
+    import io
+
+    from plugin.sync.cli import ProgressLine
+    from plugin.sync.passes import PassProgress
+
+    now = io.StringIO()
+    monkeypatch.setattr("sys.stderr", now)
+    line = ProgressLine(7)
+    line(PassProgress("full", 10, 3, {}))
+    assert "7" in now.getvalue() and line.out is now
