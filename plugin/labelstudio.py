@@ -313,6 +313,7 @@ class LabelStudioAdapter:
         return dict(self._request("PATCH", f"api/tasks/{int(task['id'])}/", json={"meta": {}}))
 
     def update_task(self, task_id: int, **fields: Any) -> dict[str, Any]:
+        """PATCH the task; Label Studio answers with the whole task, its ``annotations`` included."""
         return dict(self._request("PATCH", f"api/tasks/{int(task_id)}/", json=fields))
 
     def delete_task(self, task_id: int) -> bool:
@@ -494,6 +495,15 @@ class LabelStudioAdapter:
             raise LabelStudioError(
                 f"Label Studio {what} answered non-JSON: {_short_body(response.text)}", maybe_applied=True
             ) from exc
+
+
+def skipped_by(task: dict[str, Any]) -> set[int]:
+    """Who has a cancelled annotation (a skip) on ``task``, as Label Studio returned it."""
+    return {
+        int(a["completed_by"])
+        for a in (_plain_annotation(a) for a in task.get("annotations") or [])
+        if a.get("was_cancelled") and a.get("completed_by") is not None
+    }
 
 
 def _plain_task(task: dict[str, Any]) -> dict[str, Any]:

@@ -69,6 +69,23 @@ def test_a_newcomer_who_starts_working_is_blocked_on_the_next_copy(store, settin
     assert (later["task_id"], newcomer) in sim.fake.helper_skips
 
 
+def test_skips_an_import_lost_are_posted_one_by_one(store, settings, project):
+    # Label Studio on SQLite can answer an import 201 without its annotations (another annotation
+    # took their id meanwhile); the PATCH's answer shows it, and the lost skips are posted.
+    members = [SERVICE, GOOD, BAD, 100, 101]
+    sim = Simulation(store, settings, members=members)
+    sim.fake.imports_lose_skips = 1
+    label_and_answer(sim, GOOD, 1)
+    first = copies_of(store)[0]
+    blocked = [u for t, u in sim.fake.helper_skips if t == first["task_id"]]
+    assert sorted(blocked) == sorted(set(members) - {SERVICE, GOOD})  # each once
+    assert sorted(first["helper_annotation_ids"]) == sorted(blocked)
+    assert sim.fake.calls.count("create_annotation") == len(blocked)
+    # the next copies' imports keep their skips: no extra calls
+    label_and_answer(sim, GOOD, 10)
+    assert sim.fake.calls.count("create_annotation") == len(blocked)
+
+
 def test_the_member_cache_reads_again_when_stale_or_a_newcomer_shows_up():
     reads, now = [], [0.0]
     people = [{"id": 1}, {"id": 2}]
