@@ -36,6 +36,8 @@ class FakeLabelStudio:
         self.helper_skips: list[tuple[int, int]] = []
         self.deleted: list[int] = []
         self.imports_lose_skips = 0  # how many of the next imports come back without their skips
+        self.patches: list[tuple[int, dict]] = []
+        self.skips_posted_while_hidden = 0
         self.down = False
 
     def _check(self, verb: str) -> None:
@@ -93,11 +95,14 @@ class FakeLabelStudio:
 
     def create_annotation(self, task_id, *, result, completed_by=None, was_cancelled=False, lead_time=None):
         self._check("create_annotation")
+        if self.tasks.get(task_id, {}).get("overlap") == 0:
+            self.skips_posted_while_hidden += 1
         self.helper_skips.append((task_id, completed_by))
         return {"id": next(self.ids)}
 
     def update_task(self, task_id, **fields):
         self._check("update_task")
+        self.patches.append((task_id, dict(fields)))
         self.tasks[task_id].update(fields)
         # As Label Studio's PATCH answers: the whole task, with its annotations (completed_by as an id).
         skips = [

@@ -5,13 +5,15 @@ Community Edition has no task assignment, so a copy reaches exactly one annotato
 
 1. import an ordinary task holding the gold item's data together with a cancelled, empty annotation
    ("helper skip") for every other member of the organization, so Label Studio's next-task query
-   treats the copy as done for them: one call whatever the organization's size, and no moment when
-   the copy exists unblocked;
-2. raise the copy's overlap to 2 (import ignores it), so ``show_overlap_first`` serves it next, and
+   treats the copy as done for them: one call whatever the organization's size;
+2. check, with the copy hidden (overlap 0, is_labeled true), that the skips are there: Label Studio
+   on SQLite can lose an import's annotations to one submitted at the same moment, and those are
+   then posted one by one;
+3. raise the copy's overlap to 2 (import ignores it), so ``show_overlap_first`` serves it next, and
    clear the ``is_labeled`` that import derives from the helper skips.
 
 Once the target has answered, the copy is deleted, taking the helper skips with it, so exports,
-task counts and Label Studio's statistics hold only real work: three calls per copy in all, plus a
+task counts and Label Studio's statistics hold only real work: four calls per copy in all, plus a
 read of the member list now and then (plugin.gold.members). Each step is recorded before the next,
 so a job interrupted by an outage resumes where it stopped.
 """
@@ -140,31 +142,31 @@ class GoldInjector:
             blocked = set(others)
             with self.store.begin() as conn:  # the import's answer is how we know our copy's id
                 update_copy(conn, copy["id"], task_id=task_id, helper_annotation_ids=sorted(blocked))
-        # Only when resuming a copy made before someone joined (or by a version that blocked one
-        # member per call): one call each for those not blocked yet.
-        self._block(copy, task_id, sorted(set(others) - blocked), blocked)
-        # Import counts the helper skips' authors into is_labeled (1.23.2: distinct completed_by >=
-        # the project's maximum_annotations, cancelled ones included), so the copy would arrive
-        # "labelled" and never be served; a PATCH of overlap does not recompute it, so it is set here.
-        # meta={}: clears the marker a retried import looks for (labelstudio.import_task_skipped_by).
-        task = self.adapter.update_task(task_id, overlap=2, is_labeled=False, meta={})
-        # The PATCH answers with the task as stored. Label Studio on SQLite numbers imported
-        # annotations itself (latest id + 1), and an annotation someone submits at that moment can
-        # take the number: the import then answers 201 without its skips (seen in 3 of 40 copies
-        # with three people labelling). The copy would be served to anyone, so the lost ones are
-        # posted one by one.
+        # Hidden while we look: overlap 0 with is_labeled true is never served, and a skip posted
+        # below recomputes is_labeled as true again (0 finished annotations >= overlap 0). The
+        # PATCH answers with the task as stored, its annotations included. meta={} clears the
+        # marker a retried import looks for (labelstudio.import_task_skipped_by).
+        task = self.adapter.update_task(task_id, overlap=0, is_labeled=True, meta={})
+        # Skips missing in Label Studio are posted one by one, while the copy is hidden: when
+        # resuming a copy made before someone joined, and when the import lost them. Label Studio
+        # on SQLite numbers imported annotations itself (latest id + 1), and an annotation someone
+        # submits at that moment can take the number: the import then answers 201 without its
+        # skips (3 to 7 of 40 copies with three people labelling, measured on 1.23.2).
         from plugin.labelstudio import skipped_by  # the SDK is heavy to import; only when needed
 
         lost = sorted(set(others) - skipped_by(task))
-        if lost:
+        if set(lost) & blocked:
             log.warning(
                 "gold copy %d (task %d): Label Studio's import lost %d of %d helper skips; posting them",
                 copy["id"],
                 task_id,
-                len(lost),
+                len(set(lost) & blocked),
                 len(others),
             )
-            self._block(copy, task_id, lost, blocked)
+        self._block(copy, task_id, lost, blocked)
+        # Now served, to the target only. Import counted the skips' authors into is_labeled, and a
+        # PATCH of overlap does not recompute it: it is set here.
+        self.adapter.update_task(task_id, overlap=2, is_labeled=False)
         return int(task_id)
 
     def _block(self, copy: dict[str, Any], task_id: int, user_ids: list[int], blocked: set[int]) -> None:

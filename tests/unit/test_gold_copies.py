@@ -36,7 +36,7 @@ def label_and_answer(sim, user, n, rng=None):
 
 
 @pytest.mark.parametrize("size", [3, 50, 200])
-def test_a_community_copy_costs_three_calls_whatever_the_organization_size(store, settings, project, size):
+def test_a_community_copy_costs_four_calls_whatever_the_organization_size(store, settings, project, size):
     members = [SERVICE, GOOD, BAD, *range(100, 100 + size - 3)]
     sim = Simulation(store, settings, members=members)
     label_and_answer(sim, GOOD, 30)
@@ -44,9 +44,10 @@ def test_a_community_copy_costs_three_calls_whatever_the_organization_size(store
     deleted = [c for c in copies if c["state"] == "deleted"]
     assert len(deleted) >= 4
     per_copy = [v for v in sim.fake.calls if v in COPY_VERBS]
-    # one import (copy and every helper skip), one PATCH of overlap, one DELETE after the answer
+    # one import (copy and every helper skip), a PATCH that checks them with the copy hidden, one
+    # that serves it, one DELETE after the answer
     assert per_copy.count("import_task_skipped_by") == len(copies)
-    assert len(per_copy) == 3 * len(deleted) + 2 * (len(copies) - len(deleted))
+    assert len(per_copy) == 4 * len(deleted) + 3 * (len(copies) - len(deleted))
     assert sim.fake.calls.count("list_users") == 1  # read once, then cached
     for copy in copies:
         blocked = {u for t, u in sim.fake.helper_skips if t == copy["task_id"]}
@@ -81,6 +82,13 @@ def test_skips_an_import_lost_are_posted_one_by_one(store, settings, project):
     assert sorted(blocked) == sorted(set(members) - {SERVICE, GOOD})  # each once
     assert sorted(first["helper_annotation_ids"]) == sorted(blocked)
     assert sim.fake.calls.count("create_annotation") == len(blocked)
+    # posted while the copy was hidden (overlap 0, is_labeled true), served only afterwards
+    patches = [f for t, f in sim.fake.patches if t == first["task_id"]]
+    assert patches[:2] == [
+        {"overlap": 0, "is_labeled": True, "meta": {}},
+        {"overlap": 2, "is_labeled": False},
+    ]
+    assert sim.fake.skips_posted_while_hidden == len(blocked)
     # the next copies' imports keep their skips: no extra calls
     label_and_answer(sim, GOOD, 10)
     assert sim.fake.calls.count("create_annotation") == len(blocked)
