@@ -17,7 +17,7 @@ earlier attempt made (docs/alerts.md).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -29,7 +29,13 @@ from label_studio_sdk.core.api_error import ApiError
 
 from plugin.attempts import current_attempt
 from plugin.logs import mask_url_password
-from plugin.resend import MARKER_KEY, find_marked_task, retry_after_seconds, same_annotation
+from plugin.resend import (
+    MARKER_KEY,
+    find_marked_task,
+    find_marked_tasks,
+    retry_after_seconds,
+    same_annotation,
+)
 
 TASK_FIELDS = (
     "id",
@@ -394,6 +400,14 @@ class LabelStudioAdapter:
             "POST", f"api/projects/{int(project_id)}/import", params={"return_task_ids": "true"}, json=tasks
         )
         return [int(i) for i in answer.get("task_ids") or []]
+
+    def tasks_marked(
+        self, project_id: int, key: str, values: Iterable[Any], since: datetime | None
+    ) -> dict[Any, int]:
+        """``{value: task id}`` of the project's tasks created since ``since`` whose ``meta[key]`` is one
+        of ``values``: what an import whose answer was lost brought in (see plugin.resend)."""
+        found = find_marked_tasks(self._request, project_id, key, values, since)
+        return {value: int(task["id"]) for value, task in found.items()}
 
     def get_task(self, task_id: int) -> dict[str, Any]:
         return dict(self._request("GET", f"api/tasks/{int(task_id)}/"))

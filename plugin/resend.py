@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,8 +22,19 @@ def find_marked_task(
 ) -> dict[str, Any] | None:
     """The task of this project carrying ``marker`` in its meta, newest first, created since
     ``since``; ``request`` is the adapter's ``_request``."""
+    return find_marked_tasks(request, project_id, MARKER_KEY, [marker], since).get(marker)
+
+
+def find_marked_tasks(
+    request: Callable[..., Any], project_id: int, key: str, values: Iterable[Any], since: datetime | None
+) -> dict[Any, dict[str, Any]]:
+    """``{value: task}`` for the tasks of this project whose ``meta[key]`` is one of ``values`` (the
+    newest such task of each), among the newest :data:`MARKER_PAGES` pages of tasks created since
+    ``since``; values not found are left out."""
     from plugin.labelstudio import LabelStudioError
 
+    wanted = set(values)
+    found: dict[Any, dict[str, Any]] = {}
     items = []
     if since is not None:
         # The only form the Data Manager accepts (1.23.2 answers 500 to an ISO offset: measured).
@@ -33,19 +44,22 @@ def find_marked_task(
         )
     query = json.dumps({"filters": {"conjunction": "and", "items": items}, "ordering": ["-tasks:id"]})
     for page in range(1, MARKER_PAGES + 1):
+        if len(found) == len(wanted):
+            break
         params = {"project": int(project_id), "fields": "task_only", "page": page, "page_size": MARKER_PAGE}
         try:
-            found = request("GET", "api/tasks/", params={**params, "query": query})["tasks"]
+            tasks = request("GET", "api/tasks/", params={**params, "query": query})["tasks"]
         except LabelStudioError as exc:
             if exc.status == 404:  # past the last page
-                return None
+                break
             raise
-        for task in found:
-            if (task.get("meta") or {}).get(MARKER_KEY) == marker:
-                return dict(task)
-        if len(found) < MARKER_PAGE:
-            return None
-    return None
+        for task in tasks:
+            value = (task.get("meta") or {}).get(key)
+            if isinstance(value, str | int) and value in wanted and value not in found:
+                found[value] = dict(task)
+        if len(tasks) < MARKER_PAGE:
+            break
+    return found
 
 
 def same_annotation(

@@ -6,6 +6,7 @@ from typing import Any
 
 import yaml
 from flask import Response, current_app, jsonify, request
+from sqlalchemy import Connection
 
 from plugin.gold.panels import (
     accuracy_timeline,
@@ -16,8 +17,9 @@ from plugin.gold.panels import (
     recent_alerts,
 )
 from plugin.settings import review_settings
+from plugin.store.relabel_tabs import tab_view_ids
 from webhooks.api import api, require_token
-from webhooks.ls_links import project_url, task_url
+from webhooks.ls_links import project_url, tab_url, task_url
 
 MAX_ALERTS = 500
 
@@ -88,19 +90,22 @@ def _linked(build: Any, add_links: Any) -> Any:
 
     def build_and_link(conn: Any, project_id: int, *args: Any) -> dict[str, Any]:
         answer: dict[str, Any] = build(conn, project_id, *args)
-        add_links(answer)
+        add_links(conn, answer)
         return answer
 
     return build_and_link
 
 
-def _link_flags(timeline: dict[str, Any]) -> None:
-    # until a flag has its own Data Manager tab, it leads to the project's data manager
+def _link_flags(conn: Connection, timeline: dict[str, Any]) -> None:
+    """Each flag leads to its Data Manager tab (plugin.relabel.views), else to the project's data manager
+    (a cleared flag's tab is deleted; an open one's appears with the next ``relabel_views`` job)."""
+    project_id = timeline["project_id"]
+    tabs = tab_view_ids(conn, project_id)
     for person in timeline["annotators"]:
         for flag in person["flags"]:
-            flag["url"] = project_url(timeline["project_id"])
+            flag["url"] = tab_url(project_id, tabs.get(f"flag:{flag['id']}"))
 
 
-def _link_gold_items(health: dict[str, Any]) -> None:
+def _link_gold_items(conn: Connection, health: dict[str, Any]) -> None:
     for item in health["items"]:
         item["source_task_url"] = task_url(item["source_project_id"], item["source_task_id"])

@@ -39,3 +39,12 @@ def task_url(project_id: int | None, task_id: int | None) -> str | None:
     if project_id is None or task_id is None:
         return None
     return f"{project_url(project_id)}?task={int(task_id)}"
+
+
+def tab_url(project_id: int | None, view_id: int | None) -> str | None:
+    """A Data Manager tab (a saved view) of a project, else the project's data manager.
+
+    Label Studio opens the tab named by ``?tab=<view id>``.
+    """
+    url = project_url(project_id)
+    return url if url is None or view_id is None else f"{url}?tab={int(view_id)}"

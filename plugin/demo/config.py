@@ -52,8 +52,10 @@ def optional_settings(secrets: DemoSecrets) -> dict[str, Any]:
         "agreement.enabled": True,
         "agreement.batch_mode": "import",
         "agreement.sample_rate": 0.05,
-        # relabeling: the demo pushes candidates every minute (`lsqa relabel push`); the flagged
-        # annotator's suspect work then appears in the service-created relabel project
+        # relabeling: the worker's own schedule (no command, no cron) queues and pushes candidates
+        # every 30 s, so the flagged annotator's suspect work appears in the service-created relabel
+        # project, and their flag's Data Manager tab in the demo project, within a minute
+        "relabel.push_interval": 30,
         "relabel.cl_enabled": False,
         # dashboard login (plain HTTP on 127.0.0.1, so the cookie is not marked Secure)
         "dashboard.username": DASHBOARD_USER,

@@ -13,8 +13,6 @@ import secrets
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -40,9 +38,6 @@ STATE_FILE = "demo.json"
 
 class DemoError(Exception):
     """The demo cannot start as asked; one line for the user."""
-
-
-RELABEL_PUSH_EVERY = 60.0  # seconds between the demo's `lsqa relabel push` runs
 
 
 @dataclass(frozen=True)
@@ -202,14 +197,6 @@ def _simulate(
     ]
     names = {int(a["id"]): str(a["name"]) for a in state.annotators}
     progress = Progress(state.service_url, state.api_token, state.project_id, names)
-    threads.append(
-        threading.Thread(
-            target=_push_relabel_periodically,
-            args=(state, stop, RELABEL_PUSH_EVERY),
-            name="demo-relabel-push",
-            daemon=True,
-        )
-    )
     started = time.monotonic()
     for thread in threads:
         thread.start()
@@ -224,18 +211,6 @@ def _simulate(
         progress.close()
     done = sum(t.submitted for t in tallies)
     say(f"Simulation finished: {done} submissions in {time.monotonic() - started:.0f} s.")
-
-
-def _push_relabel_periodically(state: DemoState, stop: threading.Event, every: float) -> None:
-    """``lsqa relabel push`` every ``every`` seconds, as an admin would run it from cron: once a
-    person is flagged, their suspect work goes to the relabel project. Failures are only noted."""
-    command = [sys.executable, "-m", "plugin.cli", "--config", state.config]
-    command += ["relabel", "push", "--project", str(state.project_id)]
-    while not stop.wait(every):
-        try:
-            subprocess.run(command, capture_output=True, timeout=300, check=False)
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def banner(state: DemoState, *, temporary: bool) -> str:

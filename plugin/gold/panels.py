@@ -94,18 +94,19 @@ def accuracy_timeline(conn: Connection, project_id: int, review: ReviewSettings)
 
 def _flags_of(conn: Connection, project_id: int, annotator_id: int) -> list[dict[str, Any]]:
     query = (
-        select(flags.c.status, flags.c.raised_at, flags.c.cleared_at, flags.c.decline_started_at)
+        select(flags.c.id, flags.c.status, flags.c.raised_at, flags.c.cleared_at, flags.c.decline_started_at)
         .where(flags.c.project_id == project_id, flags.c.annotator_id == annotator_id)
         .order_by(flags.c.id)
     )
     return [
         {
+            "id": flag_id,
             "status": status,
             "raised_at": iso_utc(raised),
             "cleared_at": iso_utc(cleared),
             "decline_started_at": iso_utc(decline),
         }
-        for status, raised, cleared, decline in conn.execute(query)
+        for flag_id, status, raised, cleared, decline in conn.execute(query)
     ]
 
 

@@ -31,6 +31,7 @@ from plugin.store import Store
 from plugin.store.domain import upsert_project
 from plugin.store.schema import annotations, projects, tasks
 from plugin.store.schema_relabel import relabel_items, relabel_projects
+from plugin.store.timestamps import as_utc
 
 if TYPE_CHECKING:
     from plugin.labelstudio import LabelStudioAdapter
@@ -101,29 +102,44 @@ class RelabelJobs:
         target = self.ensure_relabel_project(project_id)
         model_version = self.settings["relabel.model_version"]
         for start in range(0, len(queued), IMPORT_CHUNK):
-            chunk = queued[start : start + IMPORT_CHUNK]
-            payload = [self._relabel_task(item, data, model_version) for item in chunk]
-            task_ids = self.adapter.import_tasks(target, payload)
-            if len(task_ids) != len(chunk):
-                raise RetryLater(
-                    f"import into project {target} returned {len(task_ids)} ids for {len(chunk)}"
-                )
-            now = datetime.now(UTC)
-            with self.store.begin() as conn:
-                for item, task_id in zip(chunk, task_ids, strict=True):
-                    update_item(
-                        conn,
-                        item["id"],
-                        status=PUSHED,
-                        relabel_project_id=target,
-                        relabel_task_id=task_id,
-                        pushed_at=now,
-                    )
+            self._push_chunk(target, queued[start : start + IMPORT_CHUNK], data, model_version)
         if self.adapter.get_project(target).get("model_version") != model_version:
             # A named project: LS accepts a model_version only once predictions carry it (notes §5).
             self.adapter.update_project(target, model_version=model_version)
         with self.store.begin() as conn:
             finish_job(conn, job.id, DONE, f"pushed {len(queued)} to project {target}")
+
+    def _push_chunk(
+        self, target: int, chunk: list[dict[str, Any]], data: dict[int, dict[str, Any]], model_version: str
+    ) -> None:
+        """Import the chunk's items into the relabel project and record their task ids.
+
+        An import is not idempotent, and its answer can be lost after Label Studio took it (a timeout,
+        a dropped connection, a crash before recording). So the items are recorded as sent to
+        ``target`` (``relabel_project_id`` while still queued) before the call, and a later push (this
+        job's retry or the next slot's job) looks for sent items in Label Studio by the item id in each
+        task's meta (``ITEM_META_KEY``) and imports only those it does not find.
+        """
+        sent = [i["id"] for i in chunk if i["relabel_project_id"] == target]
+        since = min(as_utc(i["queued_at"]) for i in chunk)  # an item's task is younger than the item
+        task_of = self.adapter.tasks_marked(target, ITEM_META_KEY, sent, since) if sent else {}
+        missing = [i for i in chunk if i["id"] not in task_of]
+        if missing:
+            with self.store.begin() as conn:
+                for item in missing:
+                    update_item(conn, item["id"], relabel_project_id=target)
+            payload = [self._relabel_task(item, data, model_version) for item in missing]
+            task_ids = self.adapter.import_tasks(target, payload)
+            if len(task_ids) != len(missing):
+                raise RetryLater(
+                    f"import into project {target} returned {len(task_ids)} ids for {len(missing)}"
+                )
+            task_of.update(zip([i["id"] for i in missing], task_ids, strict=True))
+        now = datetime.now(UTC)
+        with self.store.begin() as conn:
+            for item in chunk:
+                task_id = task_of[item["id"]]
+                update_item(conn, item["id"], status=PUSHED, relabel_task_id=task_id, pushed_at=now)
 
     def _relabel_task(
         self, item: dict[str, Any], data: dict[int, dict[str, Any]], model_version: str

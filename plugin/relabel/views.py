@@ -18,19 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select
 
 from plugin.agreement.compute import annotator_name, sample_disagreements
 from plugin.gold.review import suspect_annotation_ids
 from plugin.relabel.rules import kappa_alert_due
 from plugin.store import Store
+from plugin.store.relabel_tabs import forget_view, save_view, stored_views
 from plugin.store.schema import annotations as annotation_rows
 from plugin.store.schema import flags
 from plugin.store.schema_agreement import agreement_batches
-from plugin.store.schema_relabel import relabel_views
 
 if TYPE_CHECKING:
     from plugin.labelstudio import LabelStudioAdapter
@@ -119,43 +118,6 @@ def id_filters(task_ids: Iterable[int], limit: int = MAX_FILTER_ITEMS) -> tuple[
     if not items:  # an empty "or" shows every task: match none instead
         items = [{"filter": "filter:tasks:id", "operator": "equal", "type": "Number", "value": 0}]
     return {"conjunction": "or", "items": items}, left_out
-
-
-def stored_views(conn: Connection, project_id: int) -> dict[str, dict[str, Any]]:
-    query = select(relabel_views).where(relabel_views.c.project_id == project_id)
-    return {row["subject"]: dict(row) for row in conn.execute(query).mappings()}
-
-
-def save_view(
-    conn: Connection, project_id: int, subject: str, view_id: int, title: str, task_ids: Iterable[int]
-) -> None:
-    now, ids = datetime.now(UTC), sorted(task_ids)
-    key = (relabel_views.c.project_id == project_id) & (relabel_views.c.subject == subject)
-    if conn.execute(select(relabel_views.c.id).where(key)).first() is None:
-        conn.execute(
-            relabel_views.insert().values(
-                project_id=project_id,
-                subject=subject,
-                view_id=view_id,
-                title=title,
-                task_ids=ids,
-                updated_at=now,
-            )
-        )
-    else:
-        conn.execute(
-            update(relabel_views)
-            .where(key)
-            .values(view_id=view_id, title=title, task_ids=ids, updated_at=now)
-        )
-
-
-def forget_view(conn: Connection, project_id: int, subject: str) -> None:
-    conn.execute(
-        delete(relabel_views).where(
-            relabel_views.c.project_id == project_id, relabel_views.c.subject == subject
-        )
-    )
 
 
 def sync_views(

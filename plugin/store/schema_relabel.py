@@ -2,7 +2,9 @@
 
 ``relabel_projects``: per source project, the Label Studio project its suspect records go to for
 review. ``relabel_items``: one row per candidate (source task or annotation + reason kind, unique
-through ``dedupe_key``), from queueing through the push to the reviewer's correction.
+through ``dedupe_key``), from queueing through the push to the reviewer's correction. A queued item
+with a ``relabel_project_id`` was sent there in an import whose answer has not been recorded yet
+(``plugin.relabel.jobs``: the next push looks for it before importing it again).
 """
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Float, Index, String, Table, Text

@@ -9,9 +9,10 @@ from conftest import temporary_database
 from dashboardseed import ALICE, API_TOKEN, BOB, PASSWORD, PROJECT_ID, START, USERNAME, seeded_app
 
 from plugin.store import people
-from plugin.store.schema import users
+from plugin.store.relabel_tabs import save_view, tab_view_ids
+from plugin.store.schema import flags, users
 from plugin.store.schema_agreement import agreement_batches
-from plugin.store.schema_relabel import relabel_items, relabel_projects
+from plugin.store.schema_relabel import relabel_items, relabel_projects, relabel_views
 from plugin.sync import save_users
 from webhooks import ls_links
 
@@ -19,6 +20,7 @@ AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 LS_URL = "http://admin:hunter2@ls.example.org:8080/"  # credentials that must never be shown
 LS = "http://ls.example.org:8080"
 REVIEWER, ERIN, RELABEL_PROJECT = 104, 105, 3
+FLAG_TAB, BATCH_TAB = 41, 42  # Label Studio view ids of the tabs of bob's open flag and of batch 2
 
 
 def _seed_relabel_and_batch(store) -> None:
@@ -53,20 +55,37 @@ def _seed_relabel_and_batch(store) -> None:
                     corrected_by=reviewer,
                 )
             )
+        for kappa in (0.5, 0.2):  # batch 2 is the weak one, with a tab
+            conn.execute(
+                agreement_batches.insert().values(
+                    project_id=PROJECT_ID,
+                    source="import",
+                    status="complete",
+                    created_at=START,
+                    task_count=40,
+                    sample_size=8,
+                    sample_done=8,
+                    seed=1,
+                    computed_at=START + timedelta(hours=1),
+                    figures={"kappa": kappa, "kappa_ci": [kappa - 0.2, kappa + 0.2], "per_category": []},
+                )
+            )
+        # flag 2: a cleared flag of bob's, whose tab is gone (the open one is flag 1, from the seed)
         conn.execute(
-            agreement_batches.insert().values(
+            flags.insert().values(
                 project_id=PROJECT_ID,
-                source="import",
-                status="complete",
-                created_at=START,
-                task_count=40,
-                sample_size=8,
-                sample_done=8,
-                seed=1,
-                computed_at=START + timedelta(hours=1),
-                figures={"kappa": 0.5, "kappa_ci": [0.3, 0.7], "per_category": []},
+                annotator_id=BOB,
+                status="cleared",
+                raised_at=START,
+                cleared_at=START + timedelta(hours=2),
+                evidence={},
             )
         )
+        save_view(
+            conn, PROJECT_ID, "flag:1", FLAG_TAB, "QA flag #1: bob - upper bound below threshold", [4241]
+        )
+        save_view(conn, PROJECT_ID, "batch:2", BATCH_TAB, "QA batch #2: low agreement", [4242])
+        save_view(conn, PROJECT_ID + 1, "flag:2", 99, "QA flag #2: another project's", [1])
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -100,9 +119,12 @@ def test_people_are_named_in_timeline_heatmap_and_annotators(app):
         assert named[ALICE] == "alice" and named[BOB] == "bob"
 
 
-def test_open_flag_links_to_the_project_data_manager(app):
+def test_flags_link_to_their_tab_else_the_project_data_manager(app):
     bob = next(a for a in get(app, "/projects/1/timeline")["annotators"] if a["id"] == BOB)
-    assert [f["url"] for f in bob["flags"]] == [f"{LS}/projects/1/data"]
+    assert [(f["id"], f["status"], f["url"]) for f in bob["flags"]] == [
+        (1, "open", f"{LS}/projects/1/data?tab={FLAG_TAB}"),
+        (2, "cleared", f"{LS}/projects/1/data"),  # flag:2 has a tab in another project only
+    ]
 
 
 def test_gold_items_link_to_their_source_task(app):
@@ -121,9 +143,29 @@ def test_relabel_items_name_people_and_link_both_tasks(app):
     assert queued["relabel_url"] is None and queued["corrected_by_name"] is None
 
 
-def test_batches_link_to_the_project_data_manager(app):
+def test_batches_link_to_their_tab_else_the_project_data_manager(app):
     batches = get(app, "/projects/1/batches")["batches"]
-    assert batches and all(b["url"] == f"{LS}/projects/1/data" for b in batches)
+    assert [(b["id"], b["url"]) for b in batches] == [
+        (1, f"{LS}/projects/1/data"),
+        (2, f"{LS}/projects/1/data?tab={BATCH_TAB}"),
+    ]
+
+
+def test_tab_view_ids_are_the_project_tabs_that_exist_in_label_studio(app):
+    store = app.extensions["lsqa"]["store"]
+    with store.begin() as conn:
+        conn.execute(
+            relabel_views.insert().values(
+                project_id=PROJECT_ID,
+                subject="flag:9",
+                view_id=None,
+                title="t",
+                task_ids=[],
+                updated_at=START,
+            )
+        )
+    with store.read() as conn:
+        assert tab_view_ids(conn, PROJECT_ID) == {"flag:1": FLAG_TAB, "batch:2": BATCH_TAB}
 
 
 def test_project_page_shows_the_title_and_links_to_label_studio(app):

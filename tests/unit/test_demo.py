@@ -42,6 +42,13 @@ def test_demo_config_is_a_valid_settings_file(tmp_path):
     assert loaded["gold.rate"] > next(s.default for s in SETTINGS if s.key == "gold.rate")
 
 
+def test_demo_config_leaves_the_relabel_loop_to_the_worker_schedule_on_a_short_interval(tmp_path):
+    """The demo runs no push of its own: its service's worker pushes every 30 s (plugin.relabel.schedule)."""
+    loaded = load_settings(write_config(tmp_path / "lsqa.yaml", _settings()), env={})
+    default = next(s.default for s in SETTINGS if s.key == "relabel.push_interval")
+    assert loaded["relabel.push_interval"] == 30 < default
+
+
 def test_demo_config_writes_feature_settings_only_when_declared():
     optional = optional_settings(SECRETS)
     known = {s.key for s in SETTINGS}

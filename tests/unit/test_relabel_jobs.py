@@ -5,10 +5,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from plugin.jobs import Job
+from plugin.jobs import Job, RetryLater
 from plugin.labelstudio import LabelStudioError
 from plugin.records import Changes, ProjectRecord, TaskRecord
 from plugin.relabel.candidates import Candidate
+from plugin.relabel.engine import ITEM_META_KEY
 from plugin.relabel.jobs import RelabelJobs, with_reason_header
 from plugin.relabel.queue import items_of, queue_candidates, update_item, written_back_annotation_ids
 from plugin.settings import load_settings
@@ -41,6 +42,8 @@ class FakeLabelStudio:
         self.annotations: list[dict] = []
         self.meta = {11: {"keep": 1}}
         self.fail_meta_update = False
+        self.lose_import_answer = False  # the next import takes effect, but its answer is lost
+        self.lookups: list[tuple[int, str, list]] = []
 
     def create_project(self, title, label_config, **fields):
         project = {"id": 100 + len(self.projects), "title": title, "label_config": label_config, **fields}
@@ -63,7 +66,22 @@ class FakeLabelStudio:
 
     def import_tasks(self, project_id, tasks):
         self.imports.append((project_id, tasks))
-        return [1000 + 10 * len(self.imports) + i for i in range(len(tasks))]
+        if self.lose_import_answer:
+            self.lose_import_answer = False
+            raise LabelStudioError("connection dropped after sending", maybe_applied=True)
+        return self._ids_of(len(self.imports))
+
+    def _ids_of(self, import_number):
+        return [1000 + 10 * import_number + i for i in range(len(self.imports[import_number - 1][1]))]
+
+    def tasks_marked(self, project_id, key, values, since):
+        self.lookups.append((project_id, key, list(values)))
+        found = {}
+        for n, (target, tasks) in enumerate(self.imports, start=1):
+            for task, task_id in zip(tasks, self._ids_of(n), strict=True):
+                if target == project_id and task["meta"].get(key) in values:
+                    found[task["meta"][key]] = task_id
+        return found
 
     def create_annotation(self, task_id, *, result, completed_by=None):
         self.annotations.append({"id": 500 + len(self.annotations), "task": task_id, "by": completed_by})
@@ -133,6 +151,39 @@ def test_push_creates_the_relabel_project_once_and_sends_reason_and_prediction(s
         known = conn.execute(select(relabel_projects)).mappings().one()
     assert [(i["status"], i["relabel_task_id"]) for i in items] == [("pushed", 1010), ("pushed", 1011)]
     assert (known["relabel_project_id"], known["webhook_id"]) == (project["id"], 1)
+    assert fake.lookups == []  # nothing was sent before: no look-up
+
+
+def test_push_after_a_lost_import_answer_imports_only_what_is_missing(store):
+    """Label Studio took the first import but its answer was lost: the next push (the job's retry, or
+    the next slot's job) finds those tasks by the item id in their meta and imports only a new item."""
+    fake = FakeLabelStudio()
+    fake.lose_import_answer = True
+    runner = RelabelJobs(store, lambda: fake, load_settings(None, env=ENV))
+    with pytest.raises(RetryLater):
+        run(store, runner, "relabel_push", {"project_id": PROJECT})
+    with store.read() as conn:
+        sent = items_of(conn, PROJECT)
+    (target,) = fake.projects
+    assert [(i["status"], i["relabel_project_id"], i["relabel_task_id"]) for i in sent] == [
+        ("queued", target, None),
+        ("queued", target, None),
+    ]
+    with store.begin() as conn:
+        (new,) = queue_candidates(conn, PROJECT, [Candidate(10, 60, 8, "systematic", "again", NEG)])
+    run(store, runner, "relabel_push", {"project_id": PROJECT, "slot": 2})
+    assert [[t["meta"][ITEM_META_KEY] for t in tasks] for _, tasks in fake.imports] == [
+        [sent[0]["id"], sent[1]["id"]],
+        [new],
+    ]
+    assert fake.lookups == [(target, ITEM_META_KEY, [sent[0]["id"], sent[1]["id"]])]
+    with store.read() as conn:
+        items = items_of(conn, PROJECT)
+    assert [(i["id"], i["status"], i["relabel_task_id"]) for i in items] == [
+        (sent[0]["id"], "pushed", 1010),
+        (sent[1]["id"], "pushed", 1011),
+        (new, "pushed", 1020),
+    ]
 
 
 def test_write_back_keeps_the_meta_and_does_not_annotate_twice_after_an_outage(store):

@@ -28,7 +28,8 @@ from plugin.relabel.rules import (
     systematic_error,
 )
 from plugin.relabel.schedule import RelabelSchedule, enqueue_cycles, run_cycle, scan_on_new_model
-from plugin.relabel.views import flag_views, id_filters, save_view, stored_views
+from plugin.relabel.views import flag_views, id_filters
+from plugin.store.relabel_tabs import save_view, stored_views
 from plugin.store.schema import flags, jobs, projects
 
 
