@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
-from plugin.gold.ledger import LIVE_STATES
+from plugin.store.gold_copies import LIVE_STATES
 from plugin.store.heartbeats import worker_pulse
 from plugin.store.inbox import backlog, oldest_pending_received
 from plugin.store.schema import annotations, gold_copies, inbox, projects, tasks

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 from plugin.agreement import engine as agreement_engine
 from plugin.alert_delivery import send_alert_job
 from plugin.audit import engine as audit_engine
+from plugin.batch_facts import BatchFacts
 from plugin.events import EventError, load_body, parse_event
 from plugin.gold.engine import GoldContext, react_to_event
 from plugin.gold.injector import GoldInjector
@@ -99,6 +100,9 @@ class Worker:
         }
         # relabel.push_interval: the relabel loop runs without a command
         self.relabel_schedule = RelabelSchedule(store, settings)
+        # Project and task facts read once per batch (plugin.batch_facts); off only to measure the
+        # difference (bench/bench_worker.py).
+        self.cache_facts = True
 
     def _default_adapter(self) -> LabelStudioAdapter:
         from plugin.labelstudio import LabelStudioAdapter  # the SDK is heavy to import; only when needed
@@ -108,10 +112,11 @@ class Worker:
     def process_batch(self) -> int:
         """Process up to ``worker.batch_size`` pending events; returns how many were processed."""
         limit = self.settings["worker.batch_size"]
+        facts = BatchFacts(cached=self.cache_facts)
         if not self.store.split_inbox:  # PostgreSQL: claim, apply and mark done in one transaction
             with self.store.begin() as conn:
                 claimed = claim_pending(conn, limit)
-                self._settle(conn, *self._apply(conn, claimed, self._parse(claimed)))
+                self._settle(conn, *self._apply(conn, claimed, self._parse(claimed), facts))
             return len(claimed)
         # SQLite, inbox in its own file: read events there, parse them outside any lock, apply them
         # to the database (noting them in processed_events), and only then mark them done.
@@ -133,7 +138,7 @@ class Worker:
             with self.store.begin() as conn:
                 applied_before = processed_among(conn, [e.id for e in chunk])
                 fresh = [e for e in chunk if e.id not in applied_before]
-                good, failed = self._apply(conn, fresh, parsed, whole)
+                good, failed = self._apply(conn, fresh, parsed, facts, whole)
                 mark_processed(conn, [e.id for e in good])
             settled += [e for e in chunk if e.id in applied_before] + good
             failures += failed
@@ -163,6 +168,7 @@ class Worker:
         conn: Connection,
         claimed: list[ClaimedEvent],
         parsed: dict[int, Changes | Exception],
+        facts: BatchFacts,
         whole: dict[int, Changes | Exception] | None = None,
     ) -> tuple[list[ClaimedEvent], list[tuple[ClaimedEvent, Exception]]]:
         """Write ``parsed`` (what is left to write of each event) and react to ``whole``; returns
@@ -172,12 +178,15 @@ class Worker:
         try:
             with conn.begin_nested():
                 apply_batch(conn, [(event_seq(e.id), parsed[e.id]) for e in good])  # type: ignore[misc]
+                annotated = (a.task_id for e in good for a in whole[e.id].annotations)  # type: ignore[union-attr]
+                facts.read_tasks(conn, annotated)
                 for event in good:
-                    self._react(conn, event, whole[event.id])  # type: ignore[arg-type]
+                    self._react(conn, event, whole[event.id], facts)  # type: ignore[arg-type]
         except Exception as exc:
+            facts.forget_all()  # what they read or forgot was rolled back with them
             if is_transient(exc):  # the database's trouble, not the events': try them all later
                 raise
-            good = self._apply_one_by_one(conn, good, parsed, whole)
+            good = self._apply_one_by_one(conn, good, parsed, whole, facts)
         failed = [(e, parsed[e.id]) for e in claimed if isinstance(parsed[e.id], Exception)]
         return good, failed  # type: ignore[return-value]
 
@@ -189,12 +198,12 @@ class Worker:
             self._fail(conn, event, exc)
         mark_done(conn, [e.id for e in done], self.worker_id)
 
-    def _react(self, conn: Connection, event: ClaimedEvent, changes: Changes) -> None:
+    def _react(self, conn: Connection, event: ClaimedEvent, changes: Changes, facts: BatchFacts) -> None:
         audit_engine.react_to_event(conn, event.action, changes, self.settings, event.id)
         if self.injector is not None:
-            react_to_event(conn, event.action, changes, self.gold, event.id)
-        agreement_engine.react_to_event(conn, event.action, changes, self.settings, event.id)
-        relabel_engine.react_to_event(conn, event.action, changes, self.settings, event.id)
+            react_to_event(conn, event.action, changes, self.gold, event.id, facts)
+        agreement_engine.react_to_event(conn, event.action, changes, self.settings, event.id, facts)
+        relabel_engine.react_to_event(conn, event.action, changes, self.settings, event.id, facts)
 
     def _apply_one_by_one(
         self,
@@ -202,6 +211,7 @@ class Worker:
         events: list[ClaimedEvent],
         parsed: dict[int, Changes | Exception],
         whole: dict[int, Changes | Exception],
+        facts: BatchFacts,
     ) -> list[ClaimedEvent]:
         """The batch failed as a whole: find the events to blame, keep the others."""
         applied = []
@@ -209,9 +219,10 @@ class Worker:
             try:
                 with conn.begin_nested():
                     apply_batch(conn, [(event_seq(event.id), parsed[event.id])])  # type: ignore[list-item]
-                    self._react(conn, event, whole[event.id])  # type: ignore[arg-type]
+                    self._react(conn, event, whole[event.id], facts)  # type: ignore[arg-type]
                 applied.append(event)
             except Exception as exc:  # whatever one event makes us raise is its failure alone
+                facts.forget_all()
                 if is_transient(exc):
                     raise
                 parsed[event.id] = exc

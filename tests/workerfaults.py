@@ -46,11 +46,11 @@ def install_fault(monkeypatch: Any) -> dict[int, Exception]:
     errors: dict[int, Exception] = {}
     real = relabel_engine.react_to_event
 
-    def react(conn, action, changes, settings, event_id):  # type: ignore[no-untyped-def]
+    def react(conn, action, changes, settings, event_id, facts=None):  # type: ignore[no-untyped-def]
         for annotation in changes.annotations:
             if annotation.id in errors:
                 raise errors[annotation.id]
-        return real(conn, action, changes, settings, event_id)
+        return real(conn, action, changes, settings, event_id, facts)
 
     monkeypatch.setattr(relabel_engine, "react_to_event", react)
     return errors

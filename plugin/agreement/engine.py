@@ -36,9 +36,9 @@ from plugin.agreement.openset import (
     reopen_undone,
 )
 from plugin.agreement.overlap import OverlapSetter
+from plugin.batch_facts import BatchFacts
 from plugin.jobs import Job, finish_job
 from plugin.records import Changes, TaskRecord
-from plugin.relabel.guards import is_connected_source
 from plugin.settings import Settings
 from plugin.store import Store
 from plugin.store.schema import annotations, users
@@ -67,17 +67,28 @@ def compute_settings(settings: Settings) -> ComputeSettings:
 
 
 def react_to_event(
-    conn: Connection, action: str, changes: Changes, settings: Settings, event_id: int
+    conn: Connection,
+    action: str,
+    changes: Changes,
+    settings: Settings,
+    event_id: int,
+    facts: BatchFacts | None = None,
 ) -> None:
-    """Called by the worker in the event's transaction, after the domain rows are written."""
+    """Called by the worker in the event's transaction, after the domain rows are written, with its
+    batch cache (``facts``; none: a cache of this event alone)."""
     if not settings["agreement.enabled"]:
         return
+    facts = facts or BatchFacts()
     if action == "TASKS_CREATED":
         source = "sync" if changes.origin == "sync" else "import"  # recovered tasks: a batch of their own
-        form_batches(conn, changes.tasks, batch_policy(settings), source)
+        form_batches(conn, changes.tasks, batch_policy(settings), source, facts)
+        facts.forget_tasks()  # some may be sampled now
         return
     if action in ANNOTATION_ACTIONS:
-        task_ids = [a.task_id for a in changes.annotations if a.task_id is not None]
+        # Only sampled tasks and gold copies count (most ratings are neither: no query).
+        task_ids = facts.sampled_or_copies(
+            conn, [a.task_id for a in changes.annotations if a.task_id is not None]
+        )
         refresh_progress(conn, task_ids)
         if not concerns_open_set(conn, task_ids):
             return
@@ -115,7 +126,11 @@ def refresh_open_sets(store: Store, settings: Settings) -> int:
 
 
 def form_batches(
-    conn: Connection, new_tasks: list[TaskRecord], policy: BatchPolicy, source: str = "import"
+    conn: Connection,
+    new_tasks: list[TaskRecord],
+    policy: BatchPolicy,
+    source: str = "import",
+    facts: BatchFacts | None = None,
 ) -> list[int]:
     """Batches closed by these new tasks, per connected project."""
     by_project: dict[int, list[TaskRecord]] = {}
@@ -123,8 +138,9 @@ def form_batches(
         if task.project_id is not None:
             by_project.setdefault(task.project_id, []).append(task)
     closed = []
+    facts = facts or BatchFacts()
     for project_id, tasks in sorted(by_project.items()):
-        if not is_connected_source(conn, project_id):  # never the relabel project
+        if not facts.connected_source(conn, project_id):  # never the relabel project
             continue
         copies = gold_copy_ids(conn, project_id, tasks)
         fresh = [t.id for t in tasks if t.id not in copies]

@@ -14,9 +14,9 @@ from plugin.store.schema import flags
 
 if TYPE_CHECKING:
     from plugin.alerts import Alert, DeliveryRecord
-    from plugin.gold.ledger import CopyRecord
     from plugin.quality import Decision, QuizResult
     from plugin.records import AnnotationRecord
+    from plugin.store.gold_copies import CopyRecord
 
 SERVICE = "service"
 

@@ -12,12 +12,11 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from plugin.audit import trail_facts
+from plugin.batch_facts import BatchFacts
 from plugin.gold.ledger import (
-    CopyRecord,
     ensure_annotator_state,
     gold_item,
     label_config_of,
-    live_copy_for_task,
     record_answer,
     regular_work_done,
     update_annotator_state,
@@ -28,9 +27,9 @@ from plugin.gold.schedule import GoldPlan, is_gold_due
 from plugin.jobs import count_jobs, enqueue_job, pending_jobs
 from plugin.labelconfig import parse_label_config
 from plugin.records import AnnotationRecord, Changes
-from plugin.relabel.guards import is_connected_source, is_write_back
 from plugin.scoring import ScoringSettings, score_task
 from plugin.store.gold import record_ground_truth
+from plugin.store.gold_copies import CopyRecord
 from plugin.store.schema import gold_copies, gold_items
 
 CREATED_ACTIONS = ("ANNOTATION_CREATED", "ANNOTATIONS_CREATED")
@@ -47,55 +46,56 @@ class GoldContext:
 
 
 def react_to_event(
-    conn: Connection, action: str, changes: Changes, ctx: GoldContext, event_id: int = 0
+    conn: Connection,
+    action: str,
+    changes: Changes,
+    ctx: GoldContext,
+    event_id: int = 0,
+    facts: BatchFacts | None = None,
 ) -> None:
+    """``facts``: the worker's batch cache (none: a cache of this event alone)."""
+    facts = facts or BatchFacts()
     if action == "PROJECT_UPDATED":
         for project in changes.projects:
-            if _needs_repair(project.settings) and _gold_active(conn, project.id):
+            if _needs_repair(project.settings) and facts.gold_active(conn, project.id):
                 key = f"repair:{project.id}:{event_id}"
                 enqueue_job(conn, "repair_project", key, {"project_id": project.id}, project_id=project.id)
         return
     if action in ANNOTATION_ACTIONS:
-        _follow_ground_truth(conn, changes)
+        _follow_ground_truth(conn, changes, facts)
     if action not in CREATED_ACTIONS:
         return
     for annotation in changes.annotations:
         if annotation.project_id is None or annotation.annotator_id in (None, ctx.service_user_id):
             continue
-        copy = live_copy_for_task(conn, annotation.task_id)
+        copy = facts.live_copy(conn, annotation.task_id)
         if copy is not None:
             _on_copy_annotation(conn, copy, annotation, ctx)
-        elif annotation.was_cancelled or is_write_back(
+            facts.forget_task(copy.task_id)  # answered now
+        elif annotation.was_cancelled or facts.is_write_back(
             conn, annotation.task_id, annotation.annotator_id, annotation.id
         ):
             continue  # a skip, or a reviewer's correction written back: not regular work
-        elif _gold_active(conn, annotation.project_id):
+        elif facts.gold_active(conn, annotation.project_id):
             schedule_next_gold(conn, annotation.project_id, annotation.annotator_id, ctx)  # type: ignore[arg-type]
 
 
-def _follow_ground_truth(conn: Connection, changes: Changes) -> None:
+def _follow_ground_truth(conn: Connection, changes: Changes, facts: BatchFacts) -> None:
     """Ground truth set (or unset) on a real task of a connected project keeps the library current."""
     tasks = {t.id: t for t in changes.tasks}
     for annotation in changes.annotations:
         project_id = annotation.project_id
-        if project_id is None or not is_connected_source(conn, project_id):
+        if project_id is None or not facts.connected_source(conn, project_id):
             continue
-        if live_copy_for_task(conn, annotation.task_id) is None:
-            record_ground_truth(conn, project_id, tasks.get(annotation.task_id or -1), annotation)
+        if facts.live_copy(conn, annotation.task_id) is None:
+            task = tasks.get(annotation.task_id or -1)
+            if record_ground_truth(conn, project_id, task, annotation) not in ("ignored", "unchanged"):
+                facts.forget_project(project_id)  # an item added or retired: gold may (not) be active now
 
 
 def _needs_repair(settings: dict[str, Any]) -> bool:
     """An admin turned off what serving copies relies on, or changed overlap (which rewrites theirs)."""
     return settings.get("show_overlap_first") is False or "maximum_annotations" in settings
-
-
-def _gold_active(conn: Connection, project_id: int) -> bool:
-    if not is_connected_source(conn, project_id):
-        return False
-    query = select(gold_items.c.id).where(
-        gold_items.c.project_id == project_id, gold_items.c.retired_at.is_(None)
-    )
-    return conn.execute(query.limit(1)).first() is not None
 
 
 def schedule_next_gold(conn: Connection, project_id: int, annotator_id: int, ctx: GoldContext) -> str | None:

@@ -35,8 +35,6 @@ from plugin.gold.ledger import (
     items_seen,
     known_annotator_ids,
     labelled_task_ids,
-    live_copies,
-    live_copy_for_task,
     record_copy,
     update_copy,
 )
@@ -46,6 +44,7 @@ from plugin.gold.review import raise_alert
 from plugin.jobs import DONE, Job, finish_job, retry_when_unreachable
 from plugin.store import Store
 from plugin.store.domain import delete_tasks, sync_seq
+from plugin.store.gold_copies import live_copies, live_copy_for_task
 from plugin.store.inbox import max_event_id
 from plugin.store.schema import jobs
 

@@ -1,6 +1,5 @@
 """What the store knows about gold copies, answers and annotators: the queries the gold engine needs."""
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,43 +8,8 @@ from sqlalchemy import Connection, and_, func, select, update
 from plugin.gold.choose import GoldCandidate
 from plugin.relabel.guards import not_written_back
 from plugin.store.dialect import insert
+from plugin.store.gold_copies import LIVE_STATES, CopyRecord
 from plugin.store.schema import annotations, annotator_states, gold_answers, gold_copies, gold_items, projects
-
-LIVE_STATES = ("creating", "live", "answered")  # copies that still exist in Label Studio
-
-
-@dataclass(frozen=True)
-class CopyRecord:
-    id: int
-    project_id: int
-    task_id: int | None
-    item_id: int
-    annotator_id: int
-    purpose: str
-    state: str
-
-
-def live_copy_for_task(conn: Connection, task_id: int | None) -> CopyRecord | None:
-    if task_id is None:
-        return None
-    row = conn.execute(
-        select(*_copy_columns()).where(gold_copies.c.task_id == task_id, gold_copies.c.state.in_(LIVE_STATES))
-    ).first()
-    return CopyRecord(*row) if row else None
-
-
-def live_copies(conn: Connection, project_id: int, annotator_id: int | None = None) -> list[CopyRecord]:
-    query = select(*_copy_columns()).where(
-        gold_copies.c.project_id == project_id, gold_copies.c.state.in_(LIVE_STATES)
-    )
-    if annotator_id is not None:
-        query = query.where(gold_copies.c.annotator_id == annotator_id)
-    return [CopyRecord(*row) for row in conn.execute(query)]
-
-
-def _copy_columns() -> tuple[Any, ...]:
-    c = gold_copies.c
-    return (c.id, c.project_id, c.task_id, c.item_id, c.annotator_id, c.purpose, c.state)
 
 
 def copy_task_ids(conn: Connection, project_id: int) -> set[int]:

@@ -4,9 +4,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from plugin.gold.ledger import LIVE_STATES, annotator_state, regular_work_done
+from plugin.gold.ledger import annotator_state, regular_work_done
 from plugin.gold.review import EVIDENCE_PURPOSES, ReviewSettings, gold_answers_of, last_reset, open_flag
 from plugin.quality import decide_status, measure_accuracy
+from plugin.store.gold_copies import LIVE_STATES
 from plugin.store.people import display_names
 from plugin.store.schema import annotations, annotator_states, gold_answers, gold_copies, users
 from plugin.store.timestamps import iso_utc

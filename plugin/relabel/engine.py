@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from plugin.audit.trail import record
+from plugin.batch_facts import BatchFacts
 from plugin.gold.ledger import gold_item, label_config_of
 from plugin.jobs import Job, enqueue_job
 from plugin.labelconfig import LabelConfigError, parse_label_config
 from plugin.records import Changes
 from plugin.relabel.candidates import RelabelSettings
-from plugin.relabel.guards import is_relabel_project
 from plugin.relabel.queue import CORRECTED, PUSHED, item_for_relabel_task, update_item
 from plugin.relabel.schedule import scan_on_new_model
 from plugin.scoring import score_task
@@ -48,16 +48,23 @@ def relabel_settings(settings: Settings) -> RelabelSettings:
 
 
 def react_to_event(
-    conn: Connection, action: str, changes: Changes, settings: Settings, event_id: int
+    conn: Connection,
+    action: str,
+    changes: Changes,
+    settings: Settings,
+    event_id: int,
+    facts: BatchFacts | None = None,
 ) -> None:
-    """Called by the worker in the event's transaction, after the domain rows are written."""
+    """Called by the worker in the event's transaction, after the domain rows are written, with its
+    batch cache (``facts``; none: a cache of this event alone)."""
+    facts = facts or BatchFacts()
     scan_on_new_model(conn, action, changes, settings)
     if action != "ANNOTATION_CREATED":
         return
     for annotation in changes.annotations:
         if annotation.was_cancelled or annotation.task_id is None or annotation.annotator_id is None:
             continue
-        if not is_relabel_project(conn, annotation.project_id):
+        if not facts.relabel_project(conn, annotation.project_id):
             continue
         item = item_for_relabel_task(conn, annotation.project_id, annotation.task_id)  # type: ignore[arg-type]
         if item is None or item["status"] != PUSHED or item["review_annotation_id"] is not None:
@@ -70,6 +77,7 @@ def react_to_event(
         }
         values.update(verify_against_gold(conn, item, annotation.result))
         update_item(conn, item["id"], **values)
+        facts.forget_task(item["source_task_id"])  # the reviewer's write-back to it is on its way
         enqueue_job(
             conn,
             "relabel_write_back",
