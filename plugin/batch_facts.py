@@ -2,7 +2,7 @@
 
 Most events of a batch concern the same few projects and many of the same tasks, yet each reaction
 used to ask the store on its own: is the project a connected source, a relabel project, does it
-have gold; is the task a gold copy, a sampled task, a write-back. Profiled on 2,000
+have gold; is the task a gold copy, a sampled task, a gold item's source, a write-back. Profiled on 2,000
 ``ANNOTATION_CREATED`` events (agreement and gold on; ``bench/bench_worker.py``): ~19 queries per
 event, more than half of the worker's time in these look-ups. A :class:`BatchFacts` lives for one
 batch (``Worker.process_batch``): project facts are read once per project, task facts for all the
@@ -12,7 +12,7 @@ The facts stay right within the batch because whatever changes one *during* the 
 right where it writes:
 
 * gold items (a ground-truth annotation adds or retires one): the gold engine forgets the
-  project (:meth:`forget_project`);
+  project (:meth:`forget_project`) and the task;
 * samples (``TASKS_CREATED`` closes a batch and draws its sample): the agreement engine forgets
   every task (:meth:`forget_tasks`);
 * a correction (a reviewer's submission in the relabel project): the relabel engine forgets the
@@ -37,13 +37,19 @@ from sqlalchemy import Connection
 
 from plugin.relabel.guards import is_connected_source, is_relabel_project, is_write_back
 from plugin.store.gold_copies import CopyRecord, live_copies_for_tasks, live_copy_for_task
-from plugin.store.reaction_facts import correctors_by_task, has_active_gold, sample_or_copy_task_ids
+from plugin.store.reaction_facts import (
+    correctors_by_task,
+    gold_source_task_ids,
+    has_active_gold,
+    sample_or_copy_task_ids,
+)
 
 
 @dataclass(frozen=True)
 class TaskFacts:
     copy: CopyRecord | None  # the task's live gold copy, if it is one
     sampled_or_copy: bool  # its ratings can change a sample's progress or the open set
+    gold_source: bool = False  # an active gold item came from it
     correctors: frozenset[int] = field(default_factory=frozenset)  # reviewers who corrected it
 
 
@@ -88,11 +94,13 @@ class BatchFacts:
             return
         copies = live_copies_for_tasks(conn, missing)
         agreement = sample_or_copy_task_ids(conn, missing)
+        sources = gold_source_task_ids(conn, missing)
         correctors = correctors_by_task(conn, missing)
         for task_id in missing:
             self._tasks[task_id] = TaskFacts(
                 copy=copies.get(task_id),
                 sampled_or_copy=task_id in agreement,
+                gold_source=task_id in sources,
                 correctors=frozenset(correctors.get(task_id, ())),
             )
 
@@ -107,6 +115,13 @@ class BatchFacts:
         if not self.cached:
             return task_ids
         return [t for t in task_ids if self._task(conn, t).sampled_or_copy]
+
+    def may_touch_gold(self, conn: Connection, task_id: int | None, ground_truth: bool) -> bool:
+        """Whether an annotation on this task can add, change or retire a gold item
+        (``plugin.store.gold.record_ground_truth``): ground truth, or on an item's source task."""
+        if ground_truth or task_id is None or not self.cached:
+            return True
+        return self._task(conn, task_id).gold_source
 
     def is_write_back(
         self, conn: Connection, task_id: int | None, annotator_id: int | None, annotation_id: int | None

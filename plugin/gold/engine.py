@@ -87,10 +87,13 @@ def _follow_ground_truth(conn: Connection, changes: Changes, facts: BatchFacts) 
         project_id = annotation.project_id
         if project_id is None or not facts.connected_source(conn, project_id):
             continue
+        if not facts.may_touch_gold(conn, annotation.task_id, annotation.ground_truth):
+            continue  # most annotations: no query
         if facts.live_copy(conn, annotation.task_id) is None:
             task = tasks.get(annotation.task_id or -1)
             if record_ground_truth(conn, project_id, task, annotation) not in ("ignored", "unchanged"):
                 facts.forget_project(project_id)  # an item added or retired: gold may (not) be active now
+                facts.forget_task(annotation.task_id)
 
 
 def _needs_repair(settings: dict[str, Any]) -> bool:

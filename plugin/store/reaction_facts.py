@@ -37,6 +37,19 @@ def sample_or_copy_task_ids(conn: Connection, task_ids: Iterable[int]) -> set[in
     return found
 
 
+def gold_source_task_ids(conn: Connection, task_ids: Iterable[int]) -> set[int]:
+    """Of these tasks, those an active gold item came from (in any project): only an annotation on
+    one of them can retire or change an item without being ground truth itself."""
+    ids = sorted(set(task_ids))
+    found: set[int] = set()
+    for start in range(0, len(ids), IN_CHUNK):
+        query = select(gold_items.c.source_task_id).where(
+            gold_items.c.source_task_id.in_(ids[start : start + IN_CHUNK]), gold_items.c.retired_at.is_(None)
+        )
+        found.update(conn.execute(query.distinct()).scalars())
+    return found
+
+
 def correctors_by_task(conn: Connection, task_ids: Iterable[int]) -> dict[int, set[int]]:
     """Per source task, the reviewers whose correction of one of its relabel items is recorded
     (only their annotations on the task can be write-backs, ``plugin.relabel.guards``)."""

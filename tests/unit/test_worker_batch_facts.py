@@ -103,6 +103,17 @@ def test_gold_made_by_ground_truth_earlier_in_the_batch_serves_later_annotators(
     assert [j["dedupe_key"] for j in service.copy_jobs(ANN)] == [f"copy:{SOURCE}:{ANN}:onboarding:0"]
 
 
+def test_ground_truth_unset_later_in_the_batch_retires_the_item_it_made(store, settings):
+    service = Service(store, settings)
+    marked = service.label(EXPERT, 1, ground_truth=True)  # task 1 was no item's source when read
+    unmarked = json.loads(json.dumps(marked))
+    unmarked["action"] = "ANNOTATION_UPDATED"
+    unmarked["annotation"]["ground_truth"] = False
+    service.send(marked, unmarked)
+    (item,) = service.rows(gold_items)
+    assert item["source_task_id"] == 1 and item["retired_at"] is not None
+
+
 def test_a_sample_drawn_earlier_in_the_batch_counts_later_ratings(store, settings):
     service = Service(store, settings)
     tasks = payload("TASKS_CREATED")
