@@ -32,6 +32,12 @@ def failure(result) -> tuple[str, str]:  # type: ignore[no-untyped-def]
 
 
 def test_ssrf_refusal_says_how_to_let_label_studio_call_us(default_ls, sqlite_url, tmp_path):
+    if tuple(int(p) for p in default_ls.version.split(".")[:2]) < (1, 23):
+        # Measured with bench/compat.py: 1.22.0 creates the webhook to a private address; the
+        # round trip then fails instead (test_connect_fails_clearly_when_public_url_points_nowhere).
+        pytest.skip(
+            f"Label Studio {default_ls.version} does not check webhook addresses when they are created"
+        )
     project_id = default_ls.create_project("first run", LABEL_CONFIG)
     service = ServiceProcess(
         tmp_path, sqlite_url, label_studio_url=default_ls.url, api_key=default_ls.admin_pat

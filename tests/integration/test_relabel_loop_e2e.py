@@ -14,7 +14,8 @@ import pytest
 from lsharness import Annotator, LabelStudioServer
 from servicefixtures import ServiceProcess
 from sqlalchemy import func, select, update
-from test_relabel_e2e import CONFIG, choice, count, lsqa, wait_for
+from test_relabel_e2e import CONFIG, choice, count, lsqa
+from waiting import wait_for
 
 from plugin.store import Store
 from plugin.store.schema import annotations, flags
@@ -86,20 +87,24 @@ def test_flagged_work_reaches_review_by_schedule_and_the_flag_tab_follows_the_fl
             ).scalar_one()
 
         pushed = select(func.count()).where(relabel_items.c.status == "pushed")
-        wait_for(lambda: count(store, pushed) == 3, "the scheduled push", timeout=240)  # no command run
+        wait_for(lambda: count(store, pushed) == 3, what="the scheduled push", timeout=240)  # no command run
         suspects = set(task_ids[:3])
-        wait_for(lambda: len(flag_tabs(ls_server, project_id)) == 1, "the flag's tab", timeout=180)
+        wait_for(lambda: len(flag_tabs(ls_server, project_id)) == 1, what="the flag's tab", timeout=180)
         (tab,) = flag_tabs(ls_server, project_id)
         assert tab["data"]["title"].startswith(f"QA flag #{flag_id}: {flagged.email}")
         assert REASON in tab["data"]["title"]
-        wait_for(lambda: all("lsqa_flags" in meta_of(ls_server, t) for t in suspects), "the meta marks")
+        wait_for(lambda: all("lsqa_flags" in meta_of(ls_server, t) for t in suspects), what="the meta marks")
         assert tab_task_ids(ls_server, project_id, tab["id"]) == suspects
         assert meta_of(ls_server, task_ids[0])["source"] == "crm"  # existing meta keys stay
         assert "lsqa_flags" not in meta_of(ls_server, task_ids[3])
 
         annotate(flagged, task_ids[4], "neg")  # the suspect work grows: so does the tab
         suspects.add(task_ids[4])
-        wait_for(lambda: tab_task_ids(ls_server, project_id, tab["id"]) == suspects, "the tab to grow", 180)
+        wait_for(
+            lambda: tab_task_ids(ls_server, project_id, tab["id"]) == suspects,
+            what="the tab to grow",
+            timeout=180,
+        )
 
         with store.read() as conn:
             relabel_project = conn.execute(select(relabel_projects.c.relabel_project_id)).scalar_one()
@@ -108,7 +113,7 @@ def test_flagged_work_reaches_review_by_schedule_and_the_flag_tab_follows_the_fl
         source_task = task["meta"]["source_task"]
         reviewer.submit(task["id"], choice("pos"), project_id=relabel_project)
         corrected = select(func.count()).where(relabel_items.c.status == "corrected")
-        wait_for(lambda: count(store, corrected) == 1, "the write-back", timeout=180)
+        wait_for(lambda: count(store, corrected) == 1, what="the write-back", timeout=180)
         written = meta_of(ls_server, source_task)
         assert written["relabeled"] is True and "lsqa_flags" in written
 
@@ -118,9 +123,11 @@ def test_flagged_work_reaches_review_by_schedule_and_the_flag_tab_follows_the_fl
                 .where(flags.c.id == flag_id)
                 .values(status="cleared", cleared_at=datetime.now(UTC))
             )
-        wait_for(lambda: flag_tabs(ls_server, project_id) == [], "the tab to go", timeout=180)
+        wait_for(lambda: flag_tabs(ls_server, project_id) == [], what="the tab to go", timeout=180)
         wait_for(
-            lambda: not any("lsqa_flags" in meta_of(ls_server, t) for t in suspects), "the marks to go", 60
+            lambda: not any("lsqa_flags" in meta_of(ls_server, t) for t in suspects),
+            what="the marks to go",
+            timeout=60,
         )
         assert meta_of(ls_server, task_ids[0])["source"] == "crm"
         assert meta_of(ls_server, source_task)["relabeled"] is True
