@@ -126,3 +126,23 @@ def test_renewal_touches_only_its_own_pending_claims(store):
     first_row, second_row = job_rows(store)
     assert first_row["claimed_by"] is None and as_utc(first_row["run_after"]) < later
     assert second_row["claimed_by"] == "second" and as_utc(second_row["run_after"]) == later
+
+
+def test_relabel_push_runs_its_job_unless_a_worker_holds_it(store, monkeypatch):
+    from plugin.relabel import cli
+
+    monkeypatch.setattr(cli, "_wait_for_worker", lambda store, key: False)
+    enqueue(store, 2)
+    now = datetime.now(UTC)
+    with store.begin() as conn:  # the service's worker is running the first one
+        (held,) = claim_due_jobs(conn, "service", now + LEASE, now, 1)
+    runs: list[tuple[str, int]] = []
+    handlers = {"work": recording(store, runs, "push")}
+
+    note = cli._run_claimed(store, handlers, ["work:0", "work:1"])
+
+    assert runs == [("push", held.id + 1)] and "still running in the service's worker" in note
+    assert [(row["status"], row["claimed_by"]) for row in job_rows(store)] == [
+        ("pending", "service"),
+        ("done", None),
+    ]
