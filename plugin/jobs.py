@@ -8,14 +8,23 @@ Label Studio asks, ``Retry-After``), up to ``worker.job_max_attempts`` attempts;
 refuses for good (a 4xx other than 408 and 429) fails the job at once. A job that fails for good is
 recorded (``status`` failed, ``last_error``) and alerted, once per project and job kind until a job
 of that kind succeeds again (docs/alerts.md).
+
+Several workers (several ``lsqa serve`` on one PostgreSQL) share the jobs: a worker claims the jobs
+it runs for a lease (``plugin.store.job_claims``) and renews it from a thread while they run
+(:class:`JobLeaseKeeper`), however long Label Studio takes, so no other worker runs a job twice
+meanwhile; a worker that dies stops renewing, and its jobs are taken again once the lease runs out.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -25,28 +34,19 @@ from plugin.attempts import Attempt, running_attempt
 from plugin.store import Store
 from plugin.store.alert_causes import clear_cause
 from plugin.store.dialect import insert
+from plugin.store.job_claims import PENDING, Job, claim_due_jobs, renew_job_claims
 from plugin.store.schema import jobs
 from plugin.store.timestamps import as_utc
 
 log = logging.getLogger(__name__)
-RUNNING_LEASE = timedelta(minutes=10)
+# A running job's claim; renewed every quarter of it, so a dead worker's jobs wait about this long.
+RUNNING_LEASE = timedelta(minutes=2)
 
-PENDING, DONE, FAILED = "pending", "done", "failed"
+DONE, FAILED = "done", "failed"
 BACKOFF_SECONDS = (2, 5, 15, 30, 60, 120, 300, 600, 1200, 1800)
 MAX_RETRY_AFTER = 3600.0  # seconds: a longer Retry-After is capped
 MAX_ATTEMPTS = 20  # default of worker.job_max_attempts: about six hours of back-off
 UNALERTED_KINDS = frozenset({"send_alert"})  # an alert about failing alerts would go the same way
-
-
-@dataclass(frozen=True)
-class Job:
-    id: int
-    kind: str
-    project_id: int | None
-    payload: dict[str, Any]
-    attempts: int
-    dedupe_key: str = ""
-    created_at: datetime | None = None
 
 
 def enqueue_job(
@@ -72,30 +72,12 @@ def enqueue_job(
     return conn.execute(stmt).first() is not None
 
 
-def due_jobs(conn: Connection, limit: int, now: datetime | None = None) -> list[Job]:
-    now = now or datetime.now(UTC)
-    query = (
-        select(
-            jobs.c.id,
-            jobs.c.kind,
-            jobs.c.project_id,
-            jobs.c.payload,
-            jobs.c.attempts,
-            jobs.c.dedupe_key,
-            jobs.c.created_at,
-        )
-        .where(jobs.c.status == PENDING, jobs.c.run_after <= now)
-        .order_by(jobs.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return [Job(*row) for row in conn.execute(query)]
-
-
 def finish_job(conn: Connection, job_id: int, status: str = DONE, note: str | None = None) -> None:
     """Record a job's outcome. A failure is alerted (once per project and kind); a success ends
     that alert's episode, so the next failure of the kind alerts again."""
-    conn.execute(update(jobs).where(jobs.c.id == job_id).values(status=status, last_error=note))
+    conn.execute(
+        update(jobs).where(jobs.c.id == job_id).values(status=status, last_error=note, claimed_by=None)
+    )
     if status not in (DONE, FAILED):
         return
     row = conn.execute(
@@ -150,6 +132,7 @@ def postpone_job(
             status=PENDING,
             last_error=error[:2000],
             run_after=datetime.now(UTC) + timedelta(seconds=wait),
+            claimed_by=None,  # the claimant's renewals no longer touch it (plugin.store.job_claims)
         )
     )
     return PENDING
@@ -205,29 +188,83 @@ def run_due_jobs(
     limit: int = 20,
     *,
     max_attempts: int = MAX_ATTEMPTS,
+    holder: str | None = None,
+    lease: timedelta = RUNNING_LEASE,
 ) -> int:
     """Run the jobs that are due, each by the handler of its kind; returns how many were claimed.
 
     A handler finishes its job itself (``finish_job``) in the transaction that records the outcome;
-    raising :class:`RetryLater` postpones it with back-off, :class:`JobFailed` fails it. Claiming
-    pushes ``run_after`` past a lease, so another worker does not take the job meanwhile, and a
-    crashed run is retried. Each handler runs inside :func:`plugin.attempts.running_attempt`, which
-    lets the adapter check, on a retry, whether a create sent before took effect.
+    raising :class:`RetryLater` postpones it with back-off, :class:`JobFailed` fails it. The jobs are
+    claimed for ``holder`` (default: this host, process and call) for a ``lease`` that is renewed
+    until each has run, so no other worker takes one meanwhile, and a crashed run is retried. Each
+    handler runs inside :func:`plugin.attempts.running_attempt`, which lets the adapter check, on a
+    retry, whether a create sent before took effect.
     """
+    holder = holder or claimant()
+    now = datetime.now(UTC)
     with store.begin() as conn:
-        claimed = due_jobs(conn, limit)
+        claimed = claim_due_jobs(conn, holder, now + lease, now, limit)
+    if not claimed:
+        return 0
+    with JobLeaseKeeper(store, holder, (job.id for job in claimed), lease) as keeper:
         for job in claimed:
-            conn.execute(
-                update(jobs).where(jobs.c.id == job.id).values(run_after=datetime.now(UTC) + RUNNING_LEASE)
-            )
-    for job in claimed:
-        handler = handlers.get(job.kind)
-        if handler is None:
-            with store.begin() as conn:
-                finish_job(conn, job.id, FAILED, f"no handler for job kind {job.kind!r}")
-            continue
-        run_job(store, job, handler, max_attempts)
+            handler = handlers.get(job.kind)
+            if handler is None:
+                with store.begin() as conn:
+                    finish_job(conn, job.id, FAILED, f"no handler for job kind {job.kind!r}")
+            else:
+                run_job(store, job, handler, max_attempts)
+            keeper.release(job.id)
     return len(claimed)
+
+
+def claimant() -> str:
+    """A name for one claim on jobs, that says who holds it: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[-160:]
+
+
+class JobLeaseKeeper:
+    """Renews ``holder``'s claims on the jobs it has not run yet from a thread, every quarter
+    ``lease``, from entering until leaving; a job is dropped from it by :meth:`release`.
+
+    A renewal that fails is retried at the next turn (the lease outlives three misses); renewals
+    are fenced in the store, so one that lands after the job was finished or postponed changes
+    nothing."""
+
+    def __init__(
+        self, store: Store, holder: str, ids: Iterable[int], lease: timedelta = RUNNING_LEASE
+    ) -> None:
+        self.store, self.holder, self.lease = store, holder, lease
+        self._ids = set(ids)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lsqa-job-lease", daemon=True)
+
+    def __enter__(self) -> JobLeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def release(self, job_id: int) -> None:
+        with self._lock:
+            self._ids.discard(job_id)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease.total_seconds() / 4):
+            with self._lock:
+                ids = sorted(self._ids)
+            if not ids:
+                continue
+            try:
+                with self.store.begin() as conn:
+                    renew_job_claims(conn, ids, self.holder, datetime.now(UTC) + self.lease)
+            except Exception as exc:  # the next turn tries again
+                log.warning("job lease renewal failed: %s", type(exc).__name__)
 
 
 def run_job(store: Store, job: Job, handler: Callable[[Job], None], max_attempts: int = MAX_ATTEMPTS) -> None:

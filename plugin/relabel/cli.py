@@ -11,17 +11,28 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from plugin.commands import StoreFactory, add_verb
 from plugin.jobs import PENDING as JOB_PENDING
-from plugin.jobs import RUNNING_LEASE, Job, JobFailed, RetryLater, enqueue_job, fail_job, postpone_job
+from plugin.jobs import (
+    RUNNING_LEASE,
+    Job,
+    JobFailed,
+    JobLeaseKeeper,
+    RetryLater,
+    claimant,
+    enqueue_job,
+    fail_job,
+    postpone_job,
+)
 from plugin.relabel.candidates import collect_candidates
 from plugin.relabel.engine import relabel_settings
 from plugin.relabel.profile import relabel_plan
 from plugin.relabel.queue import item_as_json, items_of, queue_candidates, relabel_project_of
 from plugin.settings import Settings
 from plugin.store import Store
+from plugin.store.job_claims import claim_job
 from plugin.store.schema import jobs, projects
 
 WORKER_WAIT_SECONDS = 120.0  # how long `push` waits for a job the service's worker took first
@@ -90,22 +101,18 @@ def _run_now(store: Store, settings: Settings, keys: list[str]) -> str:
 
 def _run_claimed(store: Store, handlers: dict[str, Callable[[Job], None]], keys: list[str]) -> str:
     notes = []
+    holder = claimant()
     for key in keys:
         now = datetime.now(UTC)
         with store.begin() as conn:
-            claimed = conn.execute(
-                update(jobs)
-                .where(jobs.c.dedupe_key == key, jobs.c.status == JOB_PENDING, jobs.c.run_after <= now)
-                .values(run_after=now + RUNNING_LEASE)
-                .returning(jobs.c.id, jobs.c.kind, jobs.c.project_id, jobs.c.payload, jobs.c.attempts)
-            ).first()
-        if claimed is None:  # the service's worker took it first: report once it has run it
+            job = claim_job(conn, key, holder, now + RUNNING_LEASE, now)
+        if job is None:  # the service's worker took it first: report once it has run it
             if not _wait_for_worker(store, key):
                 notes.append(f"{key.split(':')[0]} is still running in the service's worker")
             continue
-        job = Job(*claimed)
         try:
-            handlers[job.kind](job)
+            with JobLeaseKeeper(store, holder, [job.id]):
+                handlers[job.kind](job)
         except RetryLater as exc:
             with store.begin() as conn:
                 postpone_job(conn, job, str(exc))

@@ -219,9 +219,10 @@ jobs = Table(
     Column("payload", JSON, nullable=False),
     Column("status", String(16), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("run_after", DateTime(timezone=True), nullable=False),
+    Column("run_after", DateTime(timezone=True), nullable=False),  # while claimed: the claim's end
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_by", String(160)),  # the worker running it (plugin.store.job_claims), else null
     Index("ix_jobs_status_run_after", "status", "run_after"),
 )
 

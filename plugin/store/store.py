@@ -34,6 +34,7 @@ INBOX_SCHEMA_VERSION = 2  # 2: inbox.retry_after
 # receiver's checkpoint thread (plugin.store.writer), outside the write lock, unless the log grows
 # past ~40 MB.
 INBOX_AUTOCHECKPOINT_PAGES = 10_000
+MIGRATION_LOCK_KEY = 0x6C737161  # "lsqa": the PostgreSQL advisory lock migrations hold
 
 
 class StoreError(Exception):
@@ -85,6 +86,10 @@ class Store:
         config.set_main_option("script_location", str(resources.files("plugin.store") / "migrations"))
         try:
             with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    # Several hosts starting at once on a new database: one migrates, the others
+                    # wait for its commit here and then find the schema at its head.
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
             if self.split_inbox:
