@@ -79,6 +79,9 @@ def removed_member_key(ls_server: LabelStudioServer, annotator: Annotator) -> st
 def test_a_403_fails_each_job_once_and_alerts_once(
     ls_server: LabelStudioServer, make_annotator: Callable[[], Annotator], store: Store
 ) -> None:
+    if not ls_server.version_at_least(1, 23):
+        # Measured with bench/compat.py: on 1.22.0 the removed member's key still creates annotations
+        pytest.skip(f"Label Studio {ls_server.version} does not refuse a removed member's key")
     project_id = ls_server.create_project("refused", LABEL_CONFIG)
     (task_id,) = ls_server.import_tasks(project_id, [{"text": "sampled"}])
     key = removed_member_key(ls_server, make_annotator())

@@ -152,6 +152,10 @@ def test_wrong_key_is_a_401_without_the_key_in_the_message(ls_server: LabelStudi
 def test_revoked_pat_is_reported(
     ls_server: LabelStudioServer, make_annotator: Callable[[], Annotator]
 ) -> None:
+    if not ls_server.version_at_least(1, 23):
+        # Measured with bench/compat.py: 1.22.0 answers this revocation 404 "Token is invalid or
+        # already blacklisted", so the harness cannot revoke a PAT there
+        pytest.skip(f"Label Studio {ls_server.version}: the harness cannot revoke a PAT")
     annotator = make_annotator()
     annotator.api.json("POST", "/api/token/blacklist/", json={"refresh": annotator.pat})
     with (

@@ -218,6 +218,10 @@ class LabelStudioServer:
         finally:
             os.killpg(self._process.pid, signal.SIGCONT)
 
+    def version_at_least(self, major: int, minor: int) -> bool:
+        """Whether this server's release is ``major.minor`` or newer (tests of behaviour a release added)."""
+        return tuple(int(p) for p in self.version.split(".")[:2]) >= (major, minor)
+
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
             return "(no log)"
