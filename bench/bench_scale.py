@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -128,8 +129,10 @@ def measure_in_process(what: str, database_url: str, url: str, key: str, project
 
 def _measure(what: str, database_url: str, ls: Any, project_id: int) -> dict[str, Any]:
     command = [sys.executable, __file__, "--measure", what, "--database", database_url]
-    command += ["--url", ls.url, "--key", ls.admin_pat, "--project", str(project_id)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    command += ["--url", ls.url, "--project", str(project_id)]
+    # the token goes by environment, not on a command line any local user can read (ps)
+    env = {**os.environ, "LSQA_BENCH_KEY": ls.admin_pat}
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:  # reported, and the run goes on with the next measurement
         print(f"measurement {what} failed:\n{done.stderr[-3000:]}", file=sys.stderr, flush=True)
         return {"what": what, "seconds": float("nan"), "peak_rss_mb": float("nan"), "failed": True}
@@ -233,11 +236,16 @@ def main() -> None:
     parser.add_argument("--measure", choices=["old", "first", "full", "incremental"])
     parser.add_argument("--database")
     parser.add_argument("--url")
-    parser.add_argument("--key")
     parser.add_argument("--project", type=int)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure_in_process(args.measure, args.database, args.url, args.key, args.project)))
+        print(
+            json.dumps(
+                measure_in_process(
+                    args.measure, args.database, args.url, os.environ["LSQA_BENCH_KEY"], args.project
+                )
+            )
+        )
         return
     from lsharness import LabelStudioServer
 
