@@ -16,6 +16,7 @@ from plugin.agreement.sampling import batch_seed, choose_sample
 from plugin.gold.ledger import copy_task_ids
 from plugin.jobs import enqueue_job
 from plugin.records import TaskRecord
+from plugin.resend import MARKER_KEY
 from plugin.store.dialect import insert
 from plugin.store.schema import annotations, gold_copies, gold_items
 from plugin.store.schema_agreement import agreement_batches, agreement_tasks
@@ -37,7 +38,10 @@ def gold_copy_ids(conn: Connection, project_id: int, new_tasks: Sequence[TaskRec
     """Which of the new tasks are hidden gold copies (never part of a batch).
 
     A copy is known by its task id once the injector has recorded it; a copy whose creation is still
-    being recorded is recognized by carrying exactly its gold item's data.
+    being recorded is recognized by carrying exactly its gold item's data; and any task the service
+    created carries its creation marker in ``meta`` in the TASKS_CREATED body (``plugin.resend``), which
+    also covers a copy already answered and deleted by the time its event is processed (seen on a
+    5,000-task run: two copies made a batch of their own).
     """
     known = copy_task_ids(conn, project_id)
     being_made = select(gold_items.c.data).join(gold_copies, gold_copies.c.item_id == gold_items.c.id)
@@ -47,7 +51,11 @@ def gold_copy_ids(conn: Connection, project_id: int, new_tasks: Sequence[TaskRec
         gold_copies.c.task_id.is_(None),
     )
     pending_data = list(conn.execute(being_made).scalars())
-    return {t.id for t in new_tasks if t.id in known or (pending_data and t.data in pending_data)}
+    return {
+        t.id
+        for t in new_tasks
+        if t.id in known or (pending_data and t.data in pending_data) or MARKER_KEY in (t.meta or {})
+    }
 
 
 def add_new_tasks(

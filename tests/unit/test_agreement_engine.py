@@ -208,6 +208,22 @@ def test_an_import_is_a_batch_whose_sample_gets_overlap_and_figures(store, setti
     assert service.rows(agreement_batches)[0]["sample_size"] == 19
 
 
+def test_a_task_the_service_created_never_forms_a_batch_even_once_its_copy_is_gone(store, settings):
+    # A gold copy answered and deleted before its TASKS_CREATED is processed: no longer a live copy,
+    # but the import's body still carries our creation marker in its meta.
+    service = Service(store, settings)
+    body = payload("TASKS_CREATED")
+    template = body["tasks"][0]
+    body["tasks"] = [
+        {**template, "id": 950 + i, "data": {"text": f"gold {i}"}, "meta": {"lsqa_create": "0a1b"}}
+        for i in range(2)
+    ]
+    service.send(body)
+    assert service.rows(agreement_batches) == []
+    service.import_tasks([1, 2, 3])  # real tasks still do
+    assert [b["task_count"] for b in service.rows(agreement_batches)] == [3]
+
+
 def test_every_n_mode_cuts_batches_of_n_new_tasks(store, settings, tmp_path):
     every = load_settings(
         None,
