@@ -21,7 +21,7 @@ from servicefixtures import ServiceProcess
 from sqlalchemy import select
 
 from plugin.store import Store
-from plugin.store.schema import flags, gold_answers, gold_copies, gold_items, jobs
+from plugin.store.schema import flags, gold_answers, gold_copies, gold_items, inbox, jobs
 
 pytestmark = pytest.mark.integration
 
@@ -160,11 +160,16 @@ def _simulate(ls_server: LabelStudioServer, sqlite_url, tmp_path):
                 time.sleep(0.3)  # copies still being made, or the last tasks locked by others
 
         def settled():
+            # No event waiting (an answer just submitted may not have been processed yet: then it has
+            # enqueued nothing either) and no job waiting.
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
+                with store.inbox_read() as conn:
+                    waiting = conn.execute(select(inbox.c.id).where(inbox.c.status == "pending")).first()
                 with store.read() as conn:
-                    if not conn.execute(select(jobs.c.id).where(jobs.c.status == "pending")).first():
-                        return
+                    pending = conn.execute(select(jobs.c.id).where(jobs.c.status == "pending")).first()
+                if not waiting and not pending:
+                    return
                 time.sleep(0.5)
             raise AssertionError("the service's jobs did not finish")
 
